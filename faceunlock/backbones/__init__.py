@@ -1,0 +1,1 @@
+"""Bundled face networks that ship with the repository and work offline."""

@@ -1,0 +1,57 @@
+"""`faceunlock calibrate DATASET_DIR`: measure the threshold for a target FAR on a folder-per-person dataset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from faceunlock.cli.common import add_json, add_weights, emit_json
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("calibrate", help="set the decision threshold for the active model from labelled faces",
+                       description="Embed every face of DATASET_DIR (one folder per person), score all genuine and "
+                                   "all impostor pairs, and write a calibration bound to the model's sha256: "
+                                   "the threshold whose false accept rate is at most --target-far.")  # fmt: skip
+    p.add_argument("dataset", type=Path, metavar="DATASET_DIR")
+    add_weights(p)
+    p.add_argument("--target-far", type=float, default=1e-4, metavar="F", help="false accept rate (default 1e-4)")
+    p.add_argument("--out", type=Path, help="where to write the calibration (default: the user's models dir)")
+    p.add_argument("--plot", type=Path, metavar="PNG", help="save the ROC curve here")
+    p.add_argument("--max-per-identity", type=int, default=None, metavar="N", help="use at most N images per person")
+    add_json(p)
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from faceunlock.calibrate import calibrate_distances, user_calibration_path
+    from faceunlock.cli.dataset_embed import embed_dataset, report_problems
+    from faceunlock.weights import resolve_backbone
+
+    if not 0 < args.target_far < 1:
+        raise ValueError(f"--target-far must be between 0 and 1, got {args.target_far}")
+    backbone = resolve_backbone(args.weights, device=args.device)
+    data = embed_dataset(args.dataset, backbone, max_per_identity=args.max_per_identity)
+    cal = calibrate_distances(data.genuine, data.impostor, backbone, args.target_far, str(args.dataset),
+                              notes={"images": len(data.labels), "identities": len(set(data.labels)),
+                                     "skipped_files": len(data.problems), "tar_at_far": data.table})  # fmt: skip
+    out = args.out or user_calibration_path(backbone)
+    cal.save(out)
+    if args.plot:
+        from faceunlock.calibrate import plot_roc, roc_points
+
+        plot_roc({backbone.name: roc_points(data.genuine, data.impostor)}, args.plot,
+                 title=f"ROC on {args.dataset.name}", marks={f"target {args.target_far:g}": args.target_far})  # fmt: skip
+    if args.json:
+        emit_json({"calibration": str(out), **cal.__dict__, "problems": [str(m) for _, m in data.problems]})
+        return 0
+    report_problems(data.problems)
+    print(f"model     {backbone.describe()}")
+    print(f"dataset   {args.dataset}: {len(data.labels)} faces, {len(set(data.labels))} people; "
+          f"{len(data.genuine):,} genuine and {len(data.impostor):,} impostor pairs")  # fmt: skip
+    print(f"AUC {cal.auc:.5f}  EER {cal.eer:.4f}")
+    for r in data.table:
+        flag = "" if r["resolvable"] else "  (too few impostors: an upper bound only)"
+        print(f"FAR ≤ {r['target_far']:g}: threshold {r['threshold']:.4f}  TAR {r['tar']:.4f} (≥ {r['tar_lower_95']:.4f})"
+              f"  FAR {r['far']:.2e} (≤ {r['far_upper_95']:.2e} at 95 %){flag}")  # fmt: skip
+    print(f"threshold {cal.threshold:.5f} for target FAR {args.target_far:g} → {out}")
+    return 0

@@ -1,0 +1,45 @@
+"""`faceunlock verify USER --source SRC`: one authentication attempt. Exit 0 accepted, 1 rejected, 2 error."""
+
+from __future__ import annotations
+
+from faceunlock.cli.common import add_json, add_source, add_weights, emit_json, open_cli_source
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("verify", help="check a face against USER's templates (exit 0 accepted, 1 rejected)",
+                       description="One authentication attempt over SRC under the lockout policy. "
+                                   "Exit 0 accepted, 1 rejected, 2 error (tampered store, no model, no keyring).")  # fmt: skip
+    p.add_argument("user")
+    add_source(p)
+    add_weights(p)
+    p.add_argument("--frames", type=int, default=60, metavar="N", help="give up after N frames (default 60)")
+    p.add_argument("--required", type=int, default=3, help="matching frames needed (default 3)")
+    p.add_argument("--window", type=int, default=5, help="…within this many consecutive usable frames (default 5)")
+    p.add_argument("--timeout", type=float, default=None, metavar="S", help="give up after S seconds")
+    add_json(p)
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from faceunlock.auth import Engine, authenticate, user_templates
+    from faceunlock.cli.common import open_store
+    from faceunlock.lockout import Lockout
+    from faceunlock.store import validate_user
+
+    validate_user(args.user)
+    store = open_store()
+    if not store.exists(args.user):
+        from faceunlock.errors import StoreError
+
+        raise StoreError(f"no templates for '{args.user}': enrol first (faceunlock enroll {args.user} --source …)")
+    engine = Engine.load(args.weights, args.device)
+    templates = user_templates(store, args.user, engine.backbone)
+    with open_cli_source(args) as src:
+        decision = authenticate(engine, templates, src, lockout=Lockout(), max_frames=args.frames,
+                                timeout_s=args.timeout, required=args.required, window=args.window)  # fmt: skip
+    if args.json:
+        emit_json({"user": args.user, **decision.to_dict()})
+    else:
+        verdict = "ACCEPTED" if decision.accepted else "REJECTED"
+        print(f"{verdict}: {decision.reason}")
+    return 0 if decision.accepted else 1

@@ -1,0 +1,104 @@
+"""Face detection with facenet-pytorch's MTCNN: frame → faces (box, score, 5 landmarks).
+
+Detection runs on a downscaled copy of large frames (a webcam face is big; MTCNN's cost grows with pixels), and
+boxes/landmarks are mapped back to full resolution so alignment cuts from the sharp original.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Face:
+    """One detected face in frame pixels. Landmarks: left eye, right eye, nose, mouth left, mouth right (x, y)."""
+
+    box: np.ndarray  # [x1, y1, x2, y2]
+    score: float
+    landmarks: np.ndarray  # 5×2
+
+    @property
+    def width(self) -> float:
+        return float(self.box[2] - self.box[0])
+
+    @property
+    def height(self) -> float:
+        return float(self.box[3] - self.box[1])
+
+    @property
+    def area(self) -> float:
+        return max(self.width, 0.0) * max(self.height, 0.0)
+
+    @property
+    def centre(self) -> np.ndarray:
+        return np.array([(self.box[0] + self.box[2]) / 2, (self.box[1] + self.box[3]) / 2])
+
+
+def choose_primary(faces: list[Face], frame_shape: tuple[int, ...]) -> Face | None:
+    """The face the user means: the largest, discounted by its distance from the frame centre.
+
+    A bystander's larger face at the edge should not beat the user's face in the middle; among similar
+    sizes the centred one wins (LFW's labelled face is the centred one).
+    """
+    if not faces:
+        return None
+    h, w = frame_shape[:2]
+    centre = np.array([w / 2, h / 2])
+    half_diag = float(np.hypot(w, h)) / 2 or 1.0
+
+    def weight(f: Face) -> float:
+        off = float(np.linalg.norm(f.centre - centre)) / half_diag
+        return f.area * (1.0 - 0.6 * min(off, 1.0))
+
+    return max(faces, key=weight)
+
+
+class FaceDetector:
+    """MTCNN wrapper. `max_side`: longest side of the copy that detection runs on (None = full frame)."""
+
+    def __init__(
+        self,
+        device: str = "cpu",
+        max_side: int | None = 480,
+        min_face_size: int = 20,
+        thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7),
+        min_score: float = 0.9,
+    ) -> None:
+        from facenet_pytorch import MTCNN  # slow import: only when a detector is built
+
+        self.max_side = max_side
+        self.min_score = min_score
+        self._mtcnn = MTCNN(
+            min_face_size=min_face_size, thresholds=list(thresholds), keep_all=True, device=device
+        )
+
+    def detect(self, image: np.ndarray) -> list[Face]:
+        """All faces in an RGB uint8 frame, most confident first."""
+        import torch
+
+        h, w = image.shape[:2]
+        scale = 1.0
+        small = image
+        if self.max_side and max(h, w) > self.max_side:
+            scale = self.max_side / max(h, w)
+            small = cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+        with torch.inference_mode():
+            boxes, probs, points = self._mtcnn.detect(small, landmarks=True)
+        if boxes is None:
+            return []
+        boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4) / scale
+        points = np.asarray(points, dtype=np.float32).reshape(-1, 5, 2) / scale
+        probs = np.asarray(probs, dtype=np.float32).reshape(-1)
+        faces = [
+            Face(box=b, score=float(p), landmarks=pt)
+            for b, p, pt in zip(boxes, probs, points, strict=True)
+            if p >= self.min_score
+        ]
+        return sorted(faces, key=lambda f: -f.score)
+
+    def primary(self, image: np.ndarray) -> Face | None:
+        """The one face to authenticate or enrol from this frame (see choose_primary)."""
+        return choose_primary(self.detect(image), image.shape)

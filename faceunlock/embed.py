@@ -1,0 +1,83 @@
+"""The backbone interface: one object per face model that knows its chip, its input scaling and its distance.
+
+The verifier, calibration and trainer only talk to `Backbone`, so a second network (the bundled dlib ResNet)
+plugs in without touching them. A backbone's `net` exposes `features(x)` (the trunk) and `head(f)` (the
+trainable projection), so head-only fine-tuning can cache trunk features.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from faceunlock.detect import Face
+
+if TYPE_CHECKING:
+    import torch
+
+
+@dataclass
+class Backbone:
+    """A loaded face model. Subclasses set the class attributes and implement align/to_tensor."""
+
+    net: torch.nn.Module
+    weights_path: Path | None
+    sha256: str
+    device: str = "cpu"
+    meta: dict = field(default_factory=dict)
+
+    name = "backbone"
+    arch = "base"
+    input_size = 160
+    embedding_dim = 512
+    normalize = True
+    feature_dim = 0
+
+    def __post_init__(self) -> None:
+        self.net.eval().to(self.device)
+
+    # -- per-backbone recipes -------------------------------------------------------------------------------
+    def align(self, image: np.ndarray, face: Face) -> np.ndarray:
+        """Cut this backbone's input chip (input_size² RGB uint8) from a frame."""
+        raise NotImplementedError
+
+    def to_tensor(self, chips: np.ndarray) -> torch.Tensor:
+        """uint8 N×S×S×3 chips → the float N×3×S×S input the network expects (on self.device)."""
+        raise NotImplementedError
+
+    # -- shared -----------------------------------------------------------------------------------------------
+    def postprocess(self, out: torch.Tensor) -> torch.Tensor:
+        import torch.nn.functional as F
+
+        return F.normalize(out, p=2, dim=1) if self.normalize else out
+
+    def embed(self, chips: np.ndarray, batch_size: int = 32) -> np.ndarray:
+        """Descriptors for aligned chips (N×S×S×3 uint8) → N×D float32. Compare with Euclidean distance."""
+        import torch
+
+        chips = np.asarray(chips)
+        if chips.ndim == 3:
+            chips = chips[None]
+        outs = []
+        with torch.inference_mode():
+            for i in range(0, len(chips), batch_size):
+                x = self.to_tensor(chips[i : i + batch_size])
+                outs.append(self.postprocess(self.net(x)).float().cpu().numpy())
+        if not outs:
+            return np.zeros((0, self.embedding_dim), np.float32)
+        return np.concatenate(outs).astype(np.float32)
+
+    def describe(self) -> str:
+        where = str(self.weights_path) if self.weights_path else "(in memory)"
+        return f"{self.name} [{self.arch}] from {where}, sha256 {self.sha256[:12]}…"
+
+
+def pairwise_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Euclidean distances between rows of a (N×D) and b (M×D) → N×M (float64 for stable thresholds)."""
+    a = np.asarray(a, np.float64)
+    b = np.asarray(b, np.float64)
+    d2 = (a**2).sum(1)[:, None] + (b**2).sum(1)[None, :] - 2 * a @ b.T
+    return np.sqrt(np.maximum(d2, 0.0))

@@ -1,0 +1,106 @@
+"""Enrolment: turn a stream of frames into a few diverse, consistent templates for one person.
+
+Consecutive video frames are near-duplicates, so all usable chips are collected, embedded, cleaned of
+outliers (a second person walking by, a bad alignment), and the most mutually distant ones kept: templates that
+cover the poses the user showed, not ten copies of one frame.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from faceunlock.calibrate import Calibration
+from faceunlock.embed import pairwise_distances
+from faceunlock.errors import FaceUnlockError
+from faceunlock.pipeline import FaceProcessor, FrameResult
+
+
+class EnrollmentError(FaceUnlockError):
+    """Not enough good frames, or frames of more than one person."""
+
+
+@dataclass
+class EnrollmentResult:
+    embeddings: np.ndarray
+    frames_seen: int
+    frames_usable: int
+    outliers: int
+    rejected: dict[str, int] = field(default_factory=dict)
+
+
+def farthest_point_sample(emb: np.ndarray, k: int) -> list[int]:
+    """Indices of k rows that spread out the set (greedy max-min distance, starting from the medoid)."""
+    if len(emb) <= k:
+        return list(range(len(emb)))
+    d = pairwise_distances(emb, emb)
+    chosen = [int(np.argmin(d.sum(1)))]
+    best = d[chosen[0]].copy()
+    while len(chosen) < k:
+        i = int(np.argmax(best))
+        chosen.append(i)
+        best = np.minimum(best, d[i])
+    return chosen
+
+
+class EnrollmentSession:
+    """Feed frames with `offer`; `finish` returns the templates (or raises EnrollmentError saying why)."""
+
+    def __init__(self, processor: FaceProcessor, calibration: Calibration, target_frames: int = 20,
+                 n_templates: int = 10, max_outlier_fraction: float = 0.3) -> None:  # fmt: skip
+        self.processor, self.calibration = processor, calibration
+        self.target_frames, self.n_templates = target_frames, n_templates
+        self.max_outlier_fraction = max_outlier_fraction
+        self.chips: list[np.ndarray] = []
+        self.frames_seen = 0
+        self.rejected: Counter[str] = Counter()
+        self._last_landmarks: np.ndarray | None = None
+
+    @property
+    def progress(self) -> float:
+        return min(1.0, len(self.chips) / self.target_frames)
+
+    @property
+    def done(self) -> bool:
+        return len(self.chips) >= self.target_frames
+
+    def offer(self, frame: np.ndarray) -> FrameResult:
+        """Analyse one frame and keep its chip if usable and not a still copy of the previous one."""
+        self.frames_seen += 1
+        r = self.processor.analyze(frame)
+        if r.face is None:
+            self.rejected["no face"] += 1
+        elif not r.usable:
+            self.rejected[r.quality.reasons[0].split(" (")[0]] += 1
+        elif not self.done:
+            lm = r.face.landmarks
+            moved = self._last_landmarks is None or float(np.abs(lm - self._last_landmarks).max()) > 1.0
+            if moved:
+                self.chips.append(r.chip)
+                self._last_landmarks = lm
+            else:
+                self.rejected["duplicate frame"] += 1
+        return r
+
+    def finish(self) -> EnrollmentResult:
+        min_needed = max(3, self.target_frames // 4)
+        if len(self.chips) < min_needed:
+            top = ", ".join(f"{k}: {v}" for k, v in self.rejected.most_common(3)) or "no frames"
+            raise EnrollmentError(
+                f"only {len(self.chips)} usable frames of {self.frames_seen} (need ≥ {min_needed}); rejected — {top}"
+            )
+        emb = self.processor.backbone.embed(np.stack(self.chips))
+        d = pairwise_distances(emb, emb)
+        medoid = int(np.argmin(d.sum(1)))
+        inlier = d[medoid] <= self.calibration.threshold
+        outliers = int((~inlier).sum())
+        if outliers > self.max_outlier_fraction * len(emb):
+            raise EnrollmentError(
+                f"{outliers} of {len(emb)} frames do not match the others: one person only, please, "
+                "facing the camera in steady light"
+            )
+        kept = emb[inlier]
+        sel = farthest_point_sample(kept, self.n_templates)
+        return EnrollmentResult(kept[sel], self.frames_seen, len(self.chips), outliers, dict(self.rejected))

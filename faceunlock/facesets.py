@@ -1,0 +1,149 @@
+"""Folders of face photos → aligned chips, with MTCNN run once per file.
+
+Detections (not chips) are cached in a small SQLite file keyed by path, size and mtime: the chip depends on the
+backbone but the detection does not, so `align`, `calibrate`, `evaluate` and `fine-tune` all share one cache and a
+second run never detects again. Files that fail to decode or hold no face are reported, never fatal.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from faceunlock import paths
+from faceunlock.detect import Face, FaceDetector
+from faceunlock.errors import DatasetError, ImageReadError
+from faceunlock.images import is_image_file, load_image
+
+CACHE_VERSION = "mtcnn-480-v1"
+
+
+def scan_identities(root: Path) -> dict[str, list[Path]]:
+    """Folder-per-identity layout → {identity: sorted image paths}. Unreadable root → DatasetError."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"{root}: not a folder (expected one sub-folder per person)")
+    try:
+        subdirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    except OSError as e:
+        raise DatasetError(f"{root}: cannot list folder ({e})") from e
+    out: dict[str, list[Path]] = {}
+    for d in subdirs:
+        try:
+            files = sorted(p for p in d.iterdir() if is_image_file(p))
+        except OSError as e:
+            raise DatasetError(f"{d}: cannot list folder ({e})") from e
+        if files:
+            out[d.name] = files
+    return out
+
+
+class DetectionCache:
+    """path+size+mtime → the primary face (or the reason there is none), in SQLite under the cache dir."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = Path(path) if path else paths.cache_dir() / "detections.sqlite"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path)
+        self._db.execute("CREATE TABLE IF NOT EXISTS det (key TEXT PRIMARY KEY, value TEXT)")
+
+    @staticmethod
+    def key(path: Path) -> str:
+        st = path.stat()
+        return f"{CACHE_VERSION}|{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+
+    def get(self, path: Path) -> dict | None:
+        row = self._db.execute("SELECT value FROM det WHERE key=?", (self.key(path),)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def put(self, path: Path, value: dict) -> None:
+        self._db.execute("INSERT OR REPLACE INTO det VALUES (?, ?)", (self.key(path), json.dumps(value)))
+
+    def commit(self) -> None:
+        self._db.commit()
+
+    def close(self) -> None:
+        self._db.commit()
+        self._db.close()
+
+
+def face_to_dict(face: Face) -> dict:
+    return {"box": face.box.tolist(), "score": face.score, "landmarks": face.landmarks.tolist()}
+
+
+def face_from_dict(d: dict) -> Face:
+    return Face(np.asarray(d["box"], np.float32), float(d["score"]), np.asarray(d["landmarks"], np.float32))
+
+
+@dataclass
+class Detected:
+    path: Path
+    face: Face | None
+    problem: str | None = None
+    image: np.ndarray | None = field(default=None, repr=False)
+
+
+def detect_files(
+    files: Iterable[Path],
+    detector_factory: Callable[[], FaceDetector] = FaceDetector,
+    cache: DetectionCache | None = None,
+    progress: bool = False,
+    keep_images: bool = False,
+) -> list[Detected]:
+    """Primary face per file (cached). The detector is built only if some file is not cached yet."""
+    from tqdm import tqdm
+
+    files = list(files)
+    detector: FaceDetector | None = None
+    results = []
+    for i, path in enumerate(tqdm(files, desc="detect", unit="img", disable=not progress)):
+        cached = cache.get(path) if cache else None
+        image = None
+        if cached is None or keep_images:
+            try:
+                image = load_image(path)
+            except ImageReadError as e:
+                results.append(Detected(path, None, str(e)))
+                continue
+        if cached is None:
+            if detector is None:
+                detector = detector_factory()
+            face = detector.primary(image)
+            cached = {"face": face_to_dict(face)} if face else {"face": None}
+            if cache:
+                cache.put(path, cached)
+                if i % 200 == 0:
+                    cache.commit()
+        face = face_from_dict(cached["face"]) if cached["face"] else None
+        results.append(Detected(path, face, None if face else f"{path}: no face found", image))
+    if cache:
+        cache.commit()
+    return results
+
+
+def load_chips(
+    files: Iterable[Path],
+    backbone,
+    detector_factory: Callable[[], FaceDetector] = FaceDetector,
+    cache: DetectionCache | None = None,
+    progress: bool = False,
+) -> tuple[np.ndarray, list[Path], list[tuple[Path, str]]]:
+    """Aligned chips for `backbone` → (chips N×S×S×3 uint8, kept paths, [(path, problem)])."""
+    chips, kept, problems = [], [], []
+    for det in detect_files(files, detector_factory, cache, progress, keep_images=True):
+        if det.face is None:
+            problems.append((det.path, det.problem or "no face"))
+            continue
+        try:
+            chips.append(backbone.align(det.image, det.face))
+            kept.append(det.path)
+        except ValueError as e:
+            problems.append((det.path, f"{det.path}: cannot align ({e})"))
+    s = backbone.input_size
+    arr = np.stack(chips) if chips else np.zeros((0, s, s, 3), np.uint8)
+    return arr, kept, problems

@@ -1,0 +1,75 @@
+"""Verification pair lists: our TSV (`same  image_a  image_b`) and the official LFW `pairs.txt` (View 2)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from faceunlock.errors import DatasetError
+
+
+@dataclass(frozen=True)
+class Pair:
+    a: Path
+    b: Path
+    same: bool
+    fold: int | None = None
+
+
+def read_pairs(pairs_file: Path, root: Path) -> tuple[list[Pair], list[str]]:
+    """Parse either format → (pairs whose files exist, [missing-file messages])."""
+    pairs_file, root = Path(pairs_file), Path(root)
+    try:
+        lines = pairs_file.read_text().splitlines()
+    except OSError as e:
+        raise DatasetError(f"{pairs_file}: cannot read pairs file ({e})") from e
+    lines = [ln for ln in lines if ln.strip()]
+    if not lines:
+        raise DatasetError(f"{pairs_file}: empty pairs file")
+    head = lines[0].split()
+    if head[:1] == ["same"] or (len(head) == 3 and "\t" in lines[0] and not head[0].isdigit()):
+        raw = _read_tsv(lines[1:], root, pairs_file)
+    elif len(head) == 2 and all(t.isdigit() for t in head):
+        raw = _read_lfw(lines, root, pairs_file)
+    else:
+        raise DatasetError(f"{pairs_file}: unknown pairs format (expected a TSV with a 'same' column or LFW pairs.txt)")
+    kept, missing = [], []
+    for p in raw:
+        absent = [str(x) for x in (p.a, p.b) if not x.is_file()]
+        if absent:
+            missing.extend(absent)
+        else:
+            kept.append(p)
+    return kept, sorted(set(missing))
+
+
+def _read_tsv(lines: list[str], root: Path, src: Path) -> list[Pair]:
+    out = []
+    for n, line in enumerate(lines, start=2):
+        parts = line.split("\t")
+        if len(parts) != 3 or parts[0] not in ("0", "1"):
+            raise DatasetError(f"{src}:{n}: expected 'same<TAB>image_a<TAB>image_b', got {line!r}")
+        out.append(Pair(root / parts[1], root / parts[2], parts[0] == "1"))
+    return out
+
+
+def _lfw_path(root: Path, name: str, idx: str) -> Path:
+    return root / name / f"{name}_{int(idx):04d}.jpg"
+
+
+def _read_lfw(lines: list[str], root: Path, src: Path) -> list[Pair]:
+    folds, per = (int(t) for t in lines[0].split())
+    body = lines[1:]
+    if len(body) != folds * 2 * per:
+        raise DatasetError(f"{src}: header says {folds}×{2 * per} pairs but {len(body)} lines follow")
+    out = []
+    for n, line in enumerate(body):
+        t = line.split()
+        fold = n // (2 * per)
+        if len(t) == 3:
+            out.append(Pair(_lfw_path(root, t[0], t[1]), _lfw_path(root, t[0], t[2]), True, fold))
+        elif len(t) == 4:
+            out.append(Pair(_lfw_path(root, t[0], t[1]), _lfw_path(root, t[2], t[3]), False, fold))
+        else:
+            raise DatasetError(f"{src}:{n + 2}: expected 'name n1 n2' or 'name1 n1 name2 n2', got {line!r}")
+    return out

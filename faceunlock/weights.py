@@ -1,0 +1,230 @@
+"""Which face model authenticates, and from which file: `--weights auto|vggface2|casia-webface|dlib-resnet34|PATH`.
+
+`auto` prefers the design card's InceptionResnetV1 (vggface2) when its weights are on disk, else the bundled,
+pretrained dlib ResNet-34, which always is. Nothing here touches the network: downloads happen only through
+`faceunlock models download`. Untrained weights are refused unless a test explicitly allows them — a random
+network "recognises" everyone at some threshold, and that must never guard a screen.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from faceunlock import paths
+from faceunlock.atomic import write_atomic
+from faceunlock.embed import Backbone
+from faceunlock.errors import WeightsError
+
+CHECKPOINT_FORMAT = "faceunlock-backbone/1"
+ARCHES = ("inception", "dlib-resnet34")
+
+
+def allow_untrained_default() -> bool:
+    return os.environ.get("FACEUNLOCK_ALLOW_UNTRAINED") == "1"
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def find_pretrained(name: str) -> Path | None:
+    """A facenet-pytorch release file in models/ search dirs or facenet-pytorch's own cache, or None."""
+    from faceunlock.backbones.inception import PRETRAINED
+
+    fname = PRETRAINED[name]["file"]
+    for d in [*paths.model_search_dirs(), paths.torch_checkpoints_dir()]:
+        if (d / fname).is_file():
+            return d / fname
+    return None
+
+
+def missing_pretrained_message(name: str) -> str:
+    from faceunlock.backbones.inception import PRETRAINED
+
+    info = PRETRAINED[name]
+    where = "\n".join(f"  {d}/" for d in [*paths.model_search_dirs(), paths.torch_checkpoints_dir()])
+    return (
+        f"weights '{name}' are not on this machine. Get them with\n"
+        f"  faceunlock models download {name}\n"
+        f"or download {info['url']}\n"
+        f"and put {info['file']} in one of:\n{where}\n"
+        "(or use --weights dlib-resnet34, the bundled offline model)"
+    )
+
+
+@dataclass
+class Choice:
+    """What `auto` resolved to and why (shown by `models list` and `doctor`)."""
+
+    spec: str
+    reason: str
+
+
+def auto_choice() -> Choice:
+    if find_pretrained("vggface2"):
+        return Choice("vggface2", "InceptionResnetV1 vggface2 weights found locally")
+    return Choice("dlib-resnet34", "no InceptionResnetV1 weights on disk; using the bundled dlib ResNet-34")
+
+
+def _torch_load(path: Path) -> dict:
+    import torch
+
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+        return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except FileNotFoundError as e:
+        raise WeightsError(f"{path}: no such weights file") from e
+    except Exception as e:  # torch raises many types for a bad file
+        raise WeightsError(f"{path}: not a readable PyTorch weights file ({e.__class__.__name__}: {e})") from e
+
+
+def _build(arch: str, state_dict: dict | None, weights_path: Path | None, sha: str, device: str, meta: dict):
+    if arch == "inception":
+        import torch
+
+        from faceunlock.backbones.inception import InceptionBackbone, InceptionNet, inception_state_dict
+
+        net = InceptionNet()
+        if state_dict is not None:
+            try:
+                net.load_state_dict(inception_state_dict(state_dict))
+            except RuntimeError as e:
+                raise WeightsError(f"{weights_path}: does not fit InceptionResnetV1 ({e})") from e
+        net = net.to(memory_format=torch.channels_last)
+        return InceptionBackbone(net=net, weights_path=weights_path, sha256=sha, device=device, meta=meta)
+    if arch == "dlib-resnet34":
+        from faceunlock.backbones import dlib_resnet
+
+        bb = dlib_resnet.from_state_dict(state_dict, weights_path, sha, device=device)
+        bb.meta.update(meta)
+        return bb
+    raise WeightsError(f"{weights_path}: unknown architecture '{arch}' (known: {', '.join(ARCHES)})")
+
+
+def _detect_arch(sd: dict, path: Path) -> str:
+    keys = [k.removeprefix("module.").removeprefix("model.") for k in sd]
+    if any(k.startswith("conv2d_1a") for k in keys):
+        return "inception"
+    if any(k.startswith("conv32_down") or k.startswith("fc") for k in keys):
+        return "dlib-resnet34"
+    raise WeightsError(f"{path}: unrecognised state dict (neither InceptionResnetV1 nor dlib ResNet-34)")
+
+
+def load_weights_file(path: Path, device: str = "cpu", allow_untrained: bool | None = None) -> Backbone:
+    """Our checkpoint, a fine-tune output folder, or a raw facenet-pytorch state dict."""
+    path = Path(path).expanduser()
+    if path.is_dir():
+        if not (path / "weights.pt").is_file():
+            raise WeightsError(f"{path}: folder has no weights.pt (expected a `faceunlock fine-tune --out` folder)")
+        path = path / "weights.pt"
+    if not path.is_file():
+        raise WeightsError(f"{path}: no such weights file")
+    raw = _torch_load(path)
+    if not isinstance(raw, dict):
+        raise WeightsError(f"{path}: expected a state dict, found {type(raw).__name__}")
+    sha = file_sha256(path)
+    meta: dict = {"source": str(path)}
+    if raw.get("format") == CHECKPOINT_FORMAT:
+        arch, sd = raw.get("arch"), raw.get("state_dict")
+        meta.update({k: raw[k] for k in ("untrained", "base", "label") if k in raw})
+        untrained = bool(raw.get("untrained"))
+    else:
+        arch, sd = _detect_arch(raw, path), raw
+        untrained = False
+    bb = _build(arch, sd, path, sha, device, meta)
+    if arch == "inception":
+        from faceunlock.backbones.inception import looks_untrained
+
+        untrained = untrained or looks_untrained(bb.net)
+    allow = allow_untrained_default() if allow_untrained is None else allow_untrained
+    if untrained and not allow:
+        raise WeightsError(
+            f"{path}: these weights are untrained (random initialisation); refusing to authenticate with them. "
+            "Use pretrained weights (faceunlock models list)."
+        )
+    bb.meta["untrained"] = untrained
+    return bb
+
+
+def resolve_backbone(spec: str = "auto", device: str = "cpu", allow_untrained: bool | None = None) -> Backbone:
+    """The backbone named by `spec` (see module docstring). Missing files → WeightsError saying what to do."""
+    spec = spec or "auto"
+    if spec == "auto":
+        spec = auto_choice().spec
+    if spec == "dlib-resnet34":
+        from faceunlock.backbones import dlib_resnet
+
+        return dlib_resnet.load_bundled(device=device)
+    from faceunlock.backbones.inception import PRETRAINED
+
+    if spec in PRETRAINED:
+        found = find_pretrained(spec)
+        if found is None:
+            raise WeightsError(missing_pretrained_message(spec))
+        bb = load_weights_file(found, device=device, allow_untrained=allow_untrained)
+        bb.meta["pretrained"] = spec
+        return bb
+    return load_weights_file(Path(spec), device=device, allow_untrained=allow_untrained)
+
+
+def random_backbone(arch: str = "inception", seed: int = 0, device: str = "cpu") -> Backbone:
+    """A seeded, untrained backbone: for tests and `fine-tune --base random` only (never authenticates)."""
+    import torch
+
+    torch.manual_seed(seed)
+    bb = _build(arch, None, None, f"random-{arch}-seed{seed}", device, {"untrained": True})
+    return bb
+
+
+def save_backbone(backbone: Backbone, path: Path, untrained: bool | None = None, **extra) -> str:
+    """Write our checkpoint format atomically; returns the file's sha256 (what calibrations bind to)."""
+    import torch
+
+    if untrained is None:
+        untrained = bool(backbone.meta.get("untrained", False))
+    state = {k: v.detach().cpu().contiguous() for k, v in backbone.net.state_dict().items()}
+    buf = io.BytesIO()
+    torch.save({"format": CHECKPOINT_FORMAT, "arch": backbone.arch, "state_dict": state,
+                "untrained": untrained, **extra}, buf)  # fmt: skip
+    data = buf.getvalue()
+    write_atomic(Path(path), data, mode=0o644)
+    return hashlib.sha256(data).hexdigest()
+
+
+def download_pretrained(name: str, dest_dir: Path | None = None, progress: bool = True) -> Path:
+    """Explicit, user-requested download of a facenet-pytorch release file (never called while authenticating)."""
+    from faceunlock.backbones.inception import PRETRAINED
+
+    if name not in PRETRAINED:
+        raise WeightsError(f"unknown model '{name}' (downloadable: {', '.join(PRETRAINED)})")
+    info = PRETRAINED[name]
+    dest_dir = dest_dir or paths.user_models_dir()
+    dest = dest_dir / info["file"]
+    try:
+        with urllib.request.urlopen(info["url"], timeout=30) as r:
+            total = int(r.headers.get("Content-Length") or 0)
+            from tqdm import tqdm
+
+            chunks = []
+            with tqdm(total=total, unit="B", unit_scale=True, disable=not progress, desc=info["file"]) as bar:
+                for chunk in iter(lambda: r.read(1 << 20), b""):
+                    chunks.append(chunk)
+                    bar.update(len(chunk))
+    except (urllib.error.URLError, OSError) as e:
+        raise WeightsError(
+            f"could not download {info['url']}: {e}. This machine may be offline: download the file elsewhere "
+            f"and copy it to {dest}"
+        ) from e
+    write_atomic(dest, b"".join(chunks), mode=0o644)
+    return dest

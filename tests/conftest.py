@@ -1,0 +1,32 @@
+"""Shared pytest fixtures. Keep this file small: helpers live in their own modules under tests/."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.keyring_session import KeyringSession, isolate_from_user_keyring, private_keyring
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Tests must never read or write the developer's real keyring: without `keyring_session`, keyring fails.
+    isolate_from_user_keyring()
+
+
+@pytest.fixture(scope="session")
+def keyring_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KeyringSession]:
+    """A real, unlocked gnome-keyring on a private D-Bus session bus (HOME and XDG_* in a temp dir) for the
+    whole test session; `keyring.get_keyring()` is the Secret Service backend while it is active."""
+    with private_keyring(tmp_path_factory.mktemp("keyring-session")) as session:
+        yield session
+
+
+@pytest.fixture
+def fu_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """FACEUNLOCK_HOME in a temp dir: data, config and cache of this test stay there."""
+    home = tmp_path / "fu-home"
+    home.mkdir()
+    monkeypatch.setenv("FACEUNLOCK_HOME", str(home))
+    return home
