@@ -49,7 +49,12 @@ class DetectionCache:
     def __init__(self, path: Path | None = None) -> None:
         self.path = Path(path) if path else paths.cache_dir() / "detections.sqlite"
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path)
+        # several processes (a fine-tune and a calibrate) may share the cache: WAL + a wait, short transactions
+        self._db = sqlite3.connect(self.path, timeout=120)
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.OperationalError:  # another process holds it right now; the busy timeout still applies
+            pass
         self._db.execute("CREATE TABLE IF NOT EXISTS det (key TEXT PRIMARY KEY, value TEXT)")
 
     @staticmethod
@@ -117,7 +122,7 @@ def detect_files(
             cached = {"face": face_to_dict(face)} if face else {"face": None}
             if cache:
                 cache.put(path, cached)
-                if i % 200 == 0:
+                if i % 25 == 0:
                     cache.commit()
         face = face_from_dict(cached["face"]) if cached["face"] else None
         results.append(Detected(path, face, None if face else f"{path}: no face found", image))

@@ -20,6 +20,7 @@ from __future__ import annotations
 import fcntl
 import json
 import math
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -103,12 +104,12 @@ class Lockout:
         """Serialise read-modify-write between processes (lock screen and CLI counting at the same time)."""
         paths.ensure_private_dir(self.path.parent)
         lock_path = self.path.with_name(self.path.name + ".lock")
-        with open(lock_path, "a") as f:
-            fcntl.flock(f, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(f, fcntl.LOCK_UN)
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
 
     # -- API ------------------------------------------------------------------------------------------------
     @property

@@ -59,8 +59,18 @@ def _insecure(backend: KeyringBackend) -> bool:
         return True
 
 
+def _secure_members(backend: chainer.ChainerBackend) -> list[KeyringBackend]:
+    return [b for b in backend.backends if not _insecure(b)]
+
+
 def _backend() -> KeyringBackend:
-    backend = keyring.get_keyring()
+    backend = _call(keyring.get_keyring)
+    if isinstance(backend, chainer.ChainerBackend):
+        # keyring chains every viable backend (e.g. Secret Service + keyrings.alt's plaintext file): use only the
+        # best secure one, so a key is never read from or written to a weaker member.
+        secure = _call(_secure_members, backend)
+        if secure:
+            return secure[0]
     if _insecure(backend):
         raise KeyringError(f"{_NO_KEYRING} (keyring backend in use: {backend!r})")
     return backend

@@ -83,12 +83,17 @@ def test_null_backend_is_refused(kr):
 
 
 class _PlaintextLike(KeyringBackend):
-    """Stands in for keyrings.alt's PlaintextKeyring: viable but 'not recommended' (priority < 1)."""
+    """Stands in for keyrings.alt's PlaintextKeyring: viable but 'not recommended' (priority < 1).
+
+    Its __init__ takes an argument so that keyring's backend discovery (which instantiates every registered
+    subclass without arguments) skips it and does not chain it into the other tests' keyring.
+    """
 
     priority = 0.5
 
-    def __init__(self) -> None:
-        self.data: dict = {}
+    def __init__(self, data: dict) -> None:
+        super().__init__()
+        self.data = data
 
     def get_password(self, service, username):
         return self.data.get((service, username))
@@ -101,7 +106,7 @@ class _PlaintextLike(KeyringBackend):
 
 
 def test_not_recommended_backend_is_refused(kr):
-    backend = _PlaintextLike()
+    backend = _PlaintextLike({})
     keyring.set_keyring(backend)
     with pytest.raises(KeyringError):
         secrets.get_or_create_store_key()
