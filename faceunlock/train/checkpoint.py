@@ -51,7 +51,9 @@ def load_state(out: Path, map_location: str | torch.device = "cpu") -> dict | No
     try:
         state = torch.load(path, map_location=map_location, weights_only=False)
     except Exception as e:  # a truncated or foreign file: say which, do not silently restart
-        raise FaceUnlockError(f"{path}: cannot read the training checkpoint ({e}); remove it to start over") from e
+        raise FaceUnlockError(
+            f"{path}: cannot read the training checkpoint ({e}); remove it to start over"
+        ) from e
     if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
         raise FaceUnlockError(f"{path}: not a faceunlock fine-tune checkpoint")
     return state

@@ -38,6 +38,7 @@ class FaceSet:
     negative_only: np.ndarray
     problems: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    _fingerprint: str | None = field(default=None, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -56,10 +57,12 @@ class FaceSet:
 
     def fingerprint(self) -> str:
         """Content hash of chips and labels: keys the feature cache and guards --resume against a changed set."""
-        h = hashlib.sha256()
-        h.update(np.ascontiguousarray(self.labels, np.int64).tobytes())
-        h.update(np.ascontiguousarray(self.chips).tobytes())
-        return h.hexdigest()
+        if self._fingerprint is None:
+            h = hashlib.sha256()
+            h.update(np.ascontiguousarray(self.labels, np.int64).tobytes())
+            h.update(np.ascontiguousarray(self.chips).tobytes())
+            self._fingerprint = h.hexdigest()
+        return self._fingerprint
 
     def summary(self) -> dict:
         return {
@@ -125,7 +128,9 @@ def merge(a: FaceSet, b: FaceSet) -> FaceSet:
     )  # fmt: skip
 
 
-def split_identities(fs: FaceSet, val_fraction: float, seed: int, min_val: int = 2) -> tuple[FaceSet, FaceSet]:
+def split_identities(
+    fs: FaceSet, val_fraction: float, seed: int, min_val: int = 2
+) -> tuple[FaceSet, FaceSet]:
     """Identity-disjoint held-out split: no person in the held-out set was ever trained on.
 
     Only identities with pairs are eligible for held-out (it needs genuine pairs); at least `min_val` go
@@ -178,7 +183,9 @@ class PKSampler:
                 self.pools[int(lab)] = idx
         self.negatives = np.flatnonzero(negative_only)
         if len(self.pools) < 1 or (len(self.pools) < 2 and len(self.negatives) == 0):
-            raise DatasetError("training needs at least 2 people with ≥ 2 usable images (or 1 plus --negatives)")
+            raise DatasetError(
+                "training needs at least 2 people with ≥ 2 usable images (or 1 plus --negatives)"
+            )
         self.p = min(p, len(self.pools))
         self.k = k
         self.seed, self.rank, self.world_size = seed, rank, world_size

@@ -8,6 +8,7 @@ training loss next to held-out TAR so a memorising model is visible in numbers.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 import time
@@ -109,9 +110,13 @@ def prepare_data(cfg: FineTuneConfig, backbone, rt: Runtime) -> Data:
         progress = cfg.progress and rt.is_main
         train = dataset.load_faceset(cfg.data, backbone, cache, progress)
         if len(train.names) == 0:
-            raise DatasetError(f"{cfg.data}: no usable faces in any sub-folder (one folder per person expected)")
+            raise DatasetError(
+                f"{cfg.data}: no usable faces in any sub-folder (one folder per person expected)"
+            )
         if cfg.negatives:
-            neg = dataset.load_faceset(cfg.negatives, backbone, cache, progress, negatives=True, prefix="neg:")
+            neg = dataset.load_faceset(
+                cfg.negatives, backbone, cache, progress, negatives=True, prefix="neg:"
+            )
             train = dataset.merge(train, neg)
         has_neg = bool(train.negative_only.any())
         if cfg.val:
@@ -226,7 +231,9 @@ class Run:
         self.net.eval()
         with torch.inference_mode():
             if self.head_only:
-                outs = [self.net.head(self.val_feats[i : i + 256]) for i in range(0, len(self.val_feats), 256)]
+                outs = [
+                    self.net.head(self.val_feats[i : i + 256]) for i in range(0, len(self.val_feats), 256)
+                ]
                 emb = self.bb.postprocess(torch.cat(outs).float()).cpu().numpy()
             else:
                 emb = self.bb.embed(self.data.val.chips)
@@ -254,9 +261,17 @@ class Run:
         return improved
 
     def checkpoint(self, epoch: int) -> None:
-        self.state.update(epoch=epoch, key=self.key, net=self.net.state_dict(), opt=self.opt.state_dict(),
-                          sched=self.sched.state_dict(), scaler=self.scaler.state_dict())  # fmt: skip
-        checkpoint.save_state(self.out, self.state)
+        self.state.update(epoch=epoch, key=self.key)
+        checkpoint.save_state(
+            self.out,
+            {
+                **self.state,
+                "net": self.net.state_dict(),
+                "opt": self.opt.state_dict(),
+                "sched": self.sched.state_dict(),
+                "scaler": self.scaler.state_dict(),
+            },
+        )
         checkpoint.publish(self.out, self.state["best"])
 
     def restore(self, state: dict) -> None:
@@ -290,13 +305,20 @@ class Run:
             labels = torch.from_numpy(self.data.train.labels[idx]).to(rt.device)
             variant = rng.integers(0, cfg.augment, len(idx))
             if self.head_only:
-                inputs = self.feats[torch.from_numpy(idx).to(rt.device), torch.from_numpy(variant).to(rt.device)]
+                inputs = self.feats[
+                    torch.from_numpy(idx).to(rt.device), torch.from_numpy(variant).to(rt.device)
+                ]
             else:
                 chips = self.data.train.chips[idx].copy()
                 for v in range(1, cfg.augment):
                     chips[variant == v] = dataset.augment(chips[variant == v], v)
                 inputs = self.bb.to_tensor(chips)
-            with torch.autocast(rt.device.type, dtype=rt.amp_dtype or torch.float32, enabled=rt.amp_dtype is not None):
+            amp = (
+                torch.autocast(rt.device.type, dtype=rt.amp_dtype)
+                if rt.amp_dtype
+                else contextlib.nullcontext()
+            )
+            with amp:
                 out = self.model(inputs)
             res = loss_fn(self.bb.postprocess(out.float()), labels)
             self.opt.zero_grad(set_to_none=True)
@@ -323,7 +345,9 @@ class Run:
             self.restore(state)
             if rt.is_main:
                 checkpoint.publish(self.out, self.state["best"])
-                say(f"resuming after epoch {self.state['epoch']} (best so far: epoch {self.state['best']['epoch']})")
+                say(
+                    f"resuming after epoch {self.state['epoch']} (best so far: epoch {self.state['best']['epoch']})"
+                )
         else:
             if rt.is_main:
                 entry = {"epoch": 0, "loss": None}
@@ -398,8 +422,8 @@ def _line(h: dict, monitor: str) -> str:
 
 def _oom_hint(cfg: FineTuneConfig) -> str:
     p, k = max(2, cfg.p // 2), cfg.k
-    return (f"out of memory with batches of {cfg.p}×{cfg.k} = {cfg.p * cfg.k} images per step; try --p {p} --k {k}"
-            f" ({p * k} images), --train-layers head, or --amp bf16")  # fmt: skip
+    return (f"out of memory with batches of {cfg.p}×{cfg.k} = {cfg.p * cfg.k} images per step; try "
+            f"--people-per-batch {p} --images-per-person {k} ({p * k} images), --train-layers head, or --amp bf16")  # fmt: skip
 
 
 # -- entry points --------------------------------------------------------------------------------------------

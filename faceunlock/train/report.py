@@ -63,7 +63,9 @@ def roc_curve(genuine: np.ndarray, impostor: np.ndarray) -> tuple[list[float], l
     return [float(x) for x in far], [float(x) for x in tar]
 
 
-def plot(curves: dict[str, tuple[list[float], list[float]]], path: Path, target_far: float, title: str) -> None:
+def plot(
+    curves: dict[str, tuple[list[float], list[float]]], path: Path, target_far: float, title: str
+) -> None:
     calibrate.plot_roc({k: (np.asarray(f), np.asarray(t)) for k, (f, t) in curves.items()}, path,
                        title=title, marks={"target FAR": target_far})  # fmt: skip
 

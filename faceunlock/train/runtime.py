@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -39,13 +40,13 @@ class Runtime:
         if self.distributed:
             dist.barrier()
 
-    def broadcast_flag(self, flag: bool) -> bool:
-        """Rank 0's decision (e.g. early stop) for everyone, so no process is left waiting in a collective."""
+    def broadcast(self, obj: Any) -> Any:
+        """Rank 0's value (early-stop decision, run state) for everyone, so no process acts on its own."""
         if not self.distributed:
-            return flag
-        t = torch.tensor([1 if flag else 0], device=self.device if self.device.type == "cuda" else "cpu")
-        dist.broadcast(t, src=0)
-        return bool(t.item())
+            return obj
+        box = [obj]
+        dist.broadcast_object_list(box, src=0, device=self.device if self.device.type == "cuda" else None)
+        return box[0]
 
     def close(self) -> None:
         if self.distributed and dist.is_initialized():

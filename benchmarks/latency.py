@@ -1,0 +1,497 @@
+"""Frame → embedding latency: plain facenet-pytorch (as its README uses it) against faceunlock's pipeline.
+
+Every method sees the SAME decoded frames in ONE process, interleaved frame by frame (A, B, C on frame 1,
+then B, C, A on frame 2 …), so machine noise and cache effects hit all methods alike.
+
+  baseline        facenet-pytorch README: MTCNN(image_size=160, margin=0)(frame) on the full frame → aligned
+                  crop tensor → InceptionResnetV1(pretrained=None).eval()(crop[None])
+  ours-inception  FaceProcessor(backbone).analyze(frame) (downscaled detection, quality gates, alignment)
+                  → backbone.embed(chip[None]); backbone = faceunlock.weights.random_backbone("inception")
+  ours-dlib       the same with resolve_backbone("dlib-resnet34") (the bundled, pretrained dlib ResNet-34)
+
+Both InceptionResnetV1s carry random weights: the pretrained files cannot be downloaded here, and weight
+values do not change the arithmetic, so the timings hold for the real model. Parts are timed separately:
+detect (MTCNN), crop / align+quality (everything between detection and the network), embed (the network
+plus its input/output conversion). Cold start (imports, model build, first frame) runs in fresh processes.
+
+    python benchmarks/latency.py                       # 30 frames of each shared video, 2 threads
+    python benchmarks/latency.py --frames 60 --threads 1 --json out/latency.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+# torch, cv2, facenet_pytorch and faceunlock are imported inside functions: the cold-start child process
+# re-runs this file and must time those imports itself.
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_VIDEOS = (
+    "liveness/webcam-replay/real.mov",
+    "samples/facenet-pytorch/video.mp4",
+    "samples/face_recognition/short_hamilton_clip.mp4",
+)
+METHODS = ("baseline", "ours-inception", "ours-dlib")
+MID_LABEL = {"baseline": "select+crop", "ours-inception": "quality+align", "ours-dlib": "quality+align"}
+WEIGHTS_NOTE = (
+    "InceptionResnetV1 weights are random in both baseline and ours-inception (pretrained files cannot be "
+    "downloaded here); the network's cost does not depend on its weight values. ours-dlib uses the bundled "
+    "pretrained dlib ResNet-34."
+)
+
+
+def shared_data_dir() -> Path:
+    """../shared/data beside the checkout, or $FACEUNLOCK_SHARED (same rule as tests/shared_data.py)."""
+    env = os.environ.get("FACEUNLOCK_SHARED")
+    if env:
+        p = Path(env).expanduser()
+        return p / "data" if (p / "data").is_dir() else p
+    return REPO.parent / "shared" / "data"
+
+
+# -- frames ---------------------------------------------------------------------------------------------------
+class VideoError(Exception):
+    pass
+
+
+@dataclass
+class Video:
+    path: Path
+    width: int
+    height: int
+    total: int  # frames in the file
+    indices: list[int]  # which frames were taken
+    frames: list  # RGB uint8 arrays
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def load_video(path: Path, n: int) -> Video:
+    """`n` frames spread evenly over the whole video, decoded once and kept in memory (RGB)."""
+    import cv2
+    import numpy as np
+
+    if not path.is_file():
+        raise VideoError(f"{path}: no such file")
+    cap = cv2.VideoCapture(str(path))
+    try:
+        if not cap.isOpened():
+            raise VideoError(f"{path}: OpenCV cannot open it (unsupported or damaged video)")
+        total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        if total <= 0:  # some containers do not say: count by grabbing, then start again
+            while cap.grab():
+                total += 1
+            cap.release()
+            cap = cv2.VideoCapture(str(path))
+        want = sorted({int(i) for i in np.linspace(0, max(total - 1, 0), num=max(1, min(n, total))).round()})
+        wanted, frames, indices = set(want), [], []
+        for i in range(want[-1] + 1 if want else 0):
+            if not cap.grab():
+                break
+            if i in wanted:
+                ok, bgr = cap.retrieve()
+                if ok and bgr is not None:
+                    frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+                    indices.append(i)
+        if not frames:
+            raise VideoError(f"{path}: opened, but no frame could be decoded")
+        h, w = frames[0].shape[:2]
+        return Video(path, w, h, max(total, indices[-1] + 1), indices, frames)
+    finally:
+        cap.release()
+
+
+# -- methods --------------------------------------------------------------------------------------------------
+@dataclass
+class Sample:
+    total: float  # ms, frame → embedding (or → "no embedding")
+    detect: float  # ms inside MTCNN detection
+    mid: float  # ms between detection and the network (baseline: select+crop; ours: choose+quality+align)
+    embed: float | None  # ms for the network (None: nothing to embed on this frame)
+    note: str = ""  # why there is no embedding
+
+
+class _DetectTimer:
+    """Wraps a bound `detect` method and accumulates the time spent in it (instance attribute override)."""
+
+    def __init__(self, fn) -> None:
+        self.fn, self.seconds = fn, 0.0
+
+    def __call__(self, *args, **kwargs):
+        t = time.perf_counter()
+        try:
+            return self.fn(*args, **kwargs)
+        finally:
+            self.seconds += time.perf_counter() - t
+
+
+class Baseline:
+    """facenet-pytorch exactly as its README shows it (numpy RGB frame in; the frames are numpy already)."""
+
+    key = "baseline"
+
+    def __init__(self) -> None:
+        from facenet_pytorch import MTCNN, InceptionResnetV1
+
+        self.mtcnn = MTCNN(image_size=160, margin=0)
+        self.resnet = InceptionResnetV1(pretrained=None).eval()
+        self.timer = _DetectTimer(self.mtcnn.detect)
+        self.mtcnn.detect = self.timer  # MTCNN.forward calls self.detect(img, landmarks=True)
+
+    def run(self, frame) -> Sample:
+        self.timer.seconds = 0.0
+        t0 = time.perf_counter()
+        crop = self.mtcnn(frame)
+        t1 = time.perf_counter()
+        if crop is None:
+            return Sample(_ms(t1 - t0), _ms(self.timer.seconds), _ms(t1 - t0 - self.timer.seconds), None, "no face")
+        self.resnet(crop.unsqueeze(0))
+        t2 = time.perf_counter()
+        return Sample(_ms(t2 - t0), _ms(self.timer.seconds), _ms(t1 - t0 - self.timer.seconds), _ms(t2 - t1))
+
+
+class Ours:
+    """faceunlock's FaceProcessor.analyze (downscaled detect → choose → quality gates → align) → embed."""
+
+    def __init__(self, key: str, backbone) -> None:
+        from faceunlock.pipeline import FaceProcessor
+
+        self.key = key
+        self.backbone = backbone
+        self.proc = FaceProcessor(backbone)
+        self.timer = _DetectTimer(self.proc.detector.detect)
+        self.proc.detector.detect = self.timer
+
+    def run(self, frame) -> Sample:
+        self.timer.seconds = 0.0
+        t0 = time.perf_counter()
+        res = self.proc.analyze(frame)
+        t1 = time.perf_counter()
+        det, mid = _ms(self.timer.seconds), _ms(t1 - t0 - self.timer.seconds)
+        if not res.usable:
+            if res.face is None:
+                note = "no face"
+            else:
+                note = "; ".join(r.split(" (")[0] for r in res.quality.reasons) if res.quality else "rejected"
+            return Sample(_ms(t1 - t0), det, mid, None, note)
+        self.backbone.embed(res.chip[None])
+        t2 = time.perf_counter()
+        return Sample(_ms(t2 - t0), det, mid, _ms(t2 - t1))
+
+
+def _ms(seconds: float) -> float:
+    return seconds * 1000.0
+
+
+def build_methods():
+    from faceunlock.weights import random_backbone, resolve_backbone
+
+    return [
+        Baseline(),
+        Ours("ours-inception", random_backbone("inception")),
+        Ours("ours-dlib", resolve_backbone("dlib-resnet34")),
+    ]
+
+
+# -- statistics -----------------------------------------------------------------------------------------------
+def pct(values: list[float], q: float) -> float | None:
+    """Percentile with linear interpolation (numpy's default), None for no values."""
+    if not values:
+        return None
+    v = sorted(values)
+    k = (len(v) - 1) * q / 100.0
+    lo = int(k)
+    hi = min(lo + 1, len(v) - 1)
+    return v[lo] + (v[hi] - v[lo]) * (k - lo)
+
+
+def summarize(samples: list[Sample]) -> dict:
+    emb = [s for s in samples if s.embed is not None]
+    tot = [s.total for s in samples]
+    return {
+        "frames": len(samples),
+        "embedded": len(emb),
+        "total_median": pct(tot, 50),
+        "total_p90": pct(tot, 90),
+        "total_mean": statistics.fmean(tot) if tot else None,
+        "detect_median": pct([s.detect for s in samples], 50),
+        "mid_median": pct([s.mid for s in samples], 50),
+        "embed_median": pct([s.embed for s in emb], 50),
+        "embedded_total_median": pct([s.total for s in emb], 50),
+        "not_embedded": dict(Counter(s.note for s in samples if s.embed is None)),
+    }
+
+
+# -- the benchmark --------------------------------------------------------------------------------------------
+def bench(videos: list[Video], warmup: int, progress: bool) -> dict[str, dict[str, list[Sample]]]:
+    import torch
+    from tqdm import tqdm
+
+    methods = build_methods()
+    results: dict[str, dict[str, list[Sample]]] = {}
+    steps = sum(min(warmup, len(v.frames)) + len(v.frames) for v in videos)
+    with torch.inference_mode(), tqdm(total=steps, unit="frame", disable=not progress, file=sys.stderr) as bar:
+        for v in videos:
+            # a new frame size means new MTCNN pyramid shapes: warm up on this video's own frames, untimed
+            bar.set_description(f"{v.name} warm-up")
+            for frame in v.frames[:warmup]:
+                for m in methods:
+                    m.run(frame)
+                bar.update()
+            bar.set_description(v.name)
+            per = {m.key: [] for m in methods}
+            for i, frame in enumerate(v.frames):
+                k = i % len(methods)  # rotate who goes first: A B C, B C A, C A B …
+                for m in methods[k:] + methods[:k]:
+                    per[m.key].append(m.run(frame))
+                bar.update()
+            results[v.name] = per
+    return results
+
+
+COLD_CODE = {
+    "baseline": (
+        "import torch\nfrom facenet_pytorch import MTCNN, InceptionResnetV1",
+        "mtcnn = MTCNN(image_size=160, margin=0)\nresnet = InceptionResnetV1(pretrained=None).eval()",
+        "crop = mtcnn(frame)\nif crop is not None:\n    resnet(crop.unsqueeze(0))",
+    ),
+    "ours-inception": (
+        "import torch\nfrom faceunlock.pipeline import FaceProcessor\nfrom faceunlock.weights import random_backbone",
+        "proc = FaceProcessor(random_backbone('inception'))",
+        "r = proc.analyze(frame)\nif r.usable:\n    proc.backbone.embed(r.chip[None])",
+    ),
+    "ours-dlib": (
+        "import torch\nfrom faceunlock.pipeline import FaceProcessor\nfrom faceunlock.weights import resolve_backbone",
+        "proc = FaceProcessor(resolve_backbone('dlib-resnet34'))",
+        "r = proc.analyze(frame)\nif r.usable:\n    proc.backbone.embed(r.chip[None])",
+    ),
+}
+
+
+def cold_child(method: str, video: Path, threads: int) -> None:
+    """Runs in a fresh interpreter: time imports, model build, the first and a second frame; print JSON."""
+    t0 = time.perf_counter()
+    import cv2  # needed to read the frame; timed on its own, not charged to either method
+
+    cap = cv2.VideoCapture(str(video))
+    ok, bgr = cap.read()
+    cap.release()
+    if not ok:
+        raise SystemExit(f"error: cannot read a frame from {video}")
+    frame = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    cv2.setNumThreads(threads)
+    t1 = time.perf_counter()
+    imports, build, run = COLD_CODE[method]
+    ns: dict = {"frame": frame}
+    exec(imports, ns)
+    ns["torch"].set_num_threads(threads)
+    t2 = time.perf_counter()
+    exec(build, ns)
+    t3 = time.perf_counter()
+    with ns["torch"].inference_mode():
+        exec(run, ns)
+        t4 = time.perf_counter()
+        exec(run, ns)
+        t5 = time.perf_counter()
+    rss_mib = peak_rss_mib()
+    print(json.dumps({"method": method, "cv2_and_read_s": t1 - t0, "import_s": t2 - t1, "build_s": t3 - t2,
+                      "first_frame_s": t4 - t3, "second_frame_s": t5 - t4, "peak_rss_mib": rss_mib}))  # fmt: skip
+
+
+def peak_rss_mib() -> float:
+    """This process's peak RSS. VmHWM, not ru_maxrss: getrusage keeps the forking parent's peak across exec."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def cold_start(video: Path, threads: int, repeats: int) -> list[dict]:
+    out = []
+    for r in range(repeats):
+        for method in METHODS[r % len(METHODS):] + METHODS[: r % len(METHODS)]:  # fmt: skip
+            cmd = [sys.executable, str(Path(__file__).resolve()), "--cold-child", method,
+                   "--cold-video", str(video), "--threads", str(threads)]  # fmt: skip
+            t = time.perf_counter()
+            proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+            wall = time.perf_counter() - t
+            if proc.returncode != 0:
+                print(f"warning: cold start of {method} failed:\n{proc.stderr.strip()[-2000:]}", file=sys.stderr)
+                continue
+            row = json.loads(proc.stdout.strip().splitlines()[-1])
+            row["process_wall_s"] = wall
+            out.append(row)
+    return out
+
+
+# -- output ---------------------------------------------------------------------------------------------------
+def _f(x: float | None, fmt: str = "{:.1f}") -> str:
+    return "—" if x is None else fmt.format(x)
+
+
+def print_report(videos: list[Video], results: dict, cold: list[dict], meta: dict) -> None:
+    print(f"faceunlock latency benchmark — {meta['date']}")
+    print(f"  torch {meta['torch']}, facenet-pytorch {meta['facenet_pytorch']}, {meta['threads']} thread(s), "
+          f"{meta['cpu_count']} CPU(s), load average {meta['loadavg_before']} before / "
+          f"{meta['loadavg_after']} after")  # fmt: skip
+    print(f"  note: {WEIGHTS_NOTE}")
+    print("  times in ms; total = frame in → embedding out (frames with no usable face stop early and count too)")
+    for v in videos:
+        per = results[v.name]
+        sums = {k: summarize(s) for k, s in per.items()}
+        base = sums["baseline"]["total_median"]
+        print()
+        print(f"== {v.name}  {v.width}×{v.height}, {len(v.frames)} frames spread over {v.total} ==")
+        print(f"{'method':<16}{'median':>8}{'p90':>8}{'detect':>9}{'crop/align+q':>14}{'embed':>8}"
+              f"{'embedded':>10}{'base/this':>11}{'med|embedded':>14}")  # fmt: skip
+        for k in METHODS:
+            s = sums[k]
+            ratio = base / s["total_median"] if base and s["total_median"] else None
+            print(f"{k:<16}{_f(s['total_median']):>8}{_f(s['total_p90']):>8}{_f(s['detect_median']):>9}"
+                  f"{_f(s['mid_median'], '{:.2f}'):>14}{_f(s['embed_median']):>8}"
+                  f"{s['embedded']:>6}/{s['frames']:<3}{_f(ratio, '{:.2f}×'):>11}"
+                  f"{_f(s['embedded_total_median']):>14}")  # fmt: skip
+        common = [i for i in range(len(v.frames)) if all(per[k][i].embed is not None for k in METHODS)]
+        if common and len(common) < len(v.frames):
+            meds = {k: pct([per[k][i].total for i in common], 50) for k in METHODS}
+            line = ", ".join(f"{k} {meds[k]:.1f}" for k in METHODS)
+            print(f"  on the {len(common)} frames all three embedded, median: {line}"
+                  f" (base/ours-inception {meds['baseline'] / meds['ours-inception']:.2f}×,"
+                  f" base/ours-dlib {meds['baseline'] / meds['ours-dlib']:.2f}×)")  # fmt: skip
+        elif not common:
+            print("  no frame was embedded by all three methods")
+        for k in METHODS:
+            if sums[k]["not_embedded"]:
+                why = ", ".join(f"{n}× {note}" for note, n in sorted(sums[k]["not_embedded"].items(), key=lambda x: -x[1]))
+                print(f"  {k} did not embed: {why}")
+    print()
+    print("== summary: median frame → embedding ms (baseline / ours) ==")
+    print(f"{'video':<28}{'baseline':>10}{'ours-inception':>22}{'ours-dlib':>22}")
+    for v in videos:
+        med = {k: pct([s.total for s in results[v.name][k]], 50) for k in METHODS}
+        cells = [f"{med[k]:.1f} ({med['baseline'] / med[k]:.2f}×)" for k in METHODS[1:]]
+        print(f"{v.name:<28}{med['baseline']:>10.1f}{cells[0]:>22}{cells[1]:>22}")
+    if cold:
+        print()
+        print(f"== cold start: fresh python process, {meta['threads']} thread(s), page cache warm, "
+              f"first frame of {videos[0].name} ==")  # fmt: skip
+        print(f"{'method':<16}{'import s':>10}{'build s':>9}{'ready s':>9}{'1st frame s':>13}{'2nd frame s':>13}"
+              f"{'process s':>11}{'peak RSS MiB':>14}")  # fmt: skip
+        for c in cold:
+            print(f"{c['method']:<16}{c['import_s']:>10.2f}{c['build_s']:>9.2f}{c['import_s'] + c['build_s']:>9.2f}"
+                  f"{c['first_frame_s']:>13.3f}{c['second_frame_s']:>13.3f}{c['process_wall_s']:>11.2f}"
+                  f"{c['peak_rss_mib']:>14.0f}")  # fmt: skip
+        print("  (import includes `import torch`; process s = the whole subprocess, interpreter start and exit "
+              "included; cv2 import + frame read are excluded from import s)")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(
+        prog="benchmarks/latency.py",
+        description="Frame → embedding latency on the shared videos: facenet-pytorch README usage (baseline) "
+        "vs faceunlock's FaceProcessor with InceptionResnetV1 and with the bundled dlib ResNet-34, on the same "
+        "frames, interleaved frame by frame. " + WEIGHTS_NOTE,
+    )
+    ap.add_argument("--frames", type=int, default=30, help="frames per video, spread evenly over the video (default 30)")
+    ap.add_argument("--threads", type=int, default=2, help="torch.set_num_threads and cv2.setNumThreads (default 2)")
+    ap.add_argument("--warmup", type=int, default=3, help="untimed frames per video before timing, all methods (default 3)")
+    ap.add_argument("--videos", nargs="+", type=Path, metavar="VIDEO",
+                    help="videos to use (default: the three shared videos under --data)")  # fmt: skip
+    ap.add_argument("--data", type=Path, default=shared_data_dir(), help="shared data folder (default: ../shared/data beside the checkout, or $FACEUNLOCK_SHARED)")
+    ap.add_argument("--json", type=Path, metavar="OUT", help="also write all numbers (per frame too) here")
+    ap.add_argument("--no-cold", action="store_true", help="skip the cold-start subprocesses (~30 s)")
+    ap.add_argument("--cold-repeats", type=int, default=1, help="cold-start runs per method (default 1)")
+    ap.add_argument("--no-progress", action="store_true", help="no progress bar")
+    ap.add_argument("--cold-child", choices=METHODS, help=argparse.SUPPRESS)
+    ap.add_argument("--cold-video", type=Path, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.frames < 1 or args.threads < 1 or args.warmup < 0 or args.cold_repeats < 1:
+        ap.error("--frames, --threads and --cold-repeats must be ≥ 1, --warmup ≥ 0")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.cold_child:
+        cold_child(args.cold_child, args.cold_video, args.threads)
+        return 0
+
+    paths = args.videos or [args.data / v for v in DEFAULT_VIDEOS]
+    videos = []
+    for p in paths:  # open everything before any timing: a bad path fails in a second, not after minutes
+        try:
+            videos.append(load_video(p, args.frames))
+        except VideoError as e:
+            print(f"error: cannot open video {e}", file=sys.stderr)
+            return 2
+
+    import cv2
+    import torch
+
+    torch.set_num_threads(args.threads)
+    cv2.setNumThreads(args.threads)
+    from importlib.metadata import version
+
+    meta = {
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "torch": torch.__version__,
+        "facenet_pytorch": version("facenet-pytorch"),
+        "opencv": cv2.__version__,
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "threads": args.threads,
+        "warmup": args.warmup,
+        "order": "interleaved per frame, first method rotated each frame",
+        "weights_note": WEIGHTS_NOTE,
+        "loadavg_before": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+    }
+    results = bench(videos, args.warmup, progress=not args.no_progress)
+    meta["loadavg_after"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    cold = [] if args.no_cold else cold_start(videos[0].path, args.threads, args.cold_repeats)
+    print_report(videos, results, cold, meta)
+
+    if args.json:
+        doc = {
+            "meta": meta,
+            "videos": [
+                {
+                    "name": v.name,
+                    "path": str(v.path),
+                    "size": [v.width, v.height],
+                    "frames_in_file": v.total,
+                    "frame_indices": v.indices,
+                    "mid_labels": MID_LABEL,
+                    "methods": {
+                        k: {"summary": summarize(s), "samples": [asdict(x) for x in s]}
+                        for k, s in results[v.name].items()
+                    },
+                }
+                for v in videos
+            ],
+            "cold_start": cold,
+        }
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(doc, indent=1))
+        print(f"\nwrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,296 @@
+"""The main window: is everything in place (model, calibration, keyring, camera), who is enrolled, and the
+actions (enrol, add an appearance, test, remove, settings, lock now).
+
+The window appears at once; the status checks (which load the model and open the camera) run in a worker
+thread and fill it in, and the loaded model is kept for the wizard and the recognition test.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QApplication,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMessageBox,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from faceunlock.gui.settings import Settings
+from faceunlock.gui.status import SystemStatus
+from faceunlock.gui.theme import APP_STYLE, STATUS_ICONS, app_icon
+from faceunlock.gui.workers import ENGINES, retire, run_async, wait_retired
+
+STATUS_KEYS = [("model", "Face model"), ("calibration", "Calibration"), ("keyring", "Keyring"), ("camera", "Camera")]
+
+
+def _card() -> tuple[QFrame, QVBoxLayout]:
+    frame = QFrame(objectName="card")
+    lay = QVBoxLayout(frame)
+    lay.setContentsMargins(20, 16, 20, 16)
+    lay.setSpacing(10)
+    return frame, lay
+
+
+class StatusLine(QWidget):
+    """One status row: a coloured mark, a title, and a sentence that says what to do if it is not fine."""
+
+    def __init__(self, title: str) -> None:
+        super().__init__()
+        grid = QGridLayout(self)
+        grid.setContentsMargins(0, 2, 0, 2)
+        grid.setHorizontalSpacing(12)
+        self.mark = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
+        self.mark.setFixedSize(26, 26)
+        self.title = QLabel(title, objectName="section")
+        self.text = QLabel("Checking…", objectName="muted", wordWrap=True)
+        self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        grid.addWidget(self.mark, 0, 0, 2, 1, Qt.AlignmentFlag.AlignTop)
+        grid.addWidget(self.title, 0, 1)
+        grid.addWidget(self.text, 1, 1)
+        grid.setColumnStretch(1, 1)
+        self.set("busy", "Checking…")
+
+    def set(self, state: str, text: str, detail: str = "") -> None:
+        self.state = state
+        self.setToolTip(detail if detail and detail != text else "")
+        glyph, colour = STATUS_ICONS[state]
+        self.mark.setText(glyph)
+        self.mark.setStyleSheet(f"background: {colour}; color: white; border-radius: 13px; font-weight: 700;")
+        self.text.setText(text)
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, settings: Settings | None = None, weights: str = "auto", device: str = "cpu") -> None:
+        super().__init__()
+        self.settings = settings or Settings.load()
+        self.weights, self.device = weights, device
+        self.status: SystemStatus | None = None
+        self._checking = None
+        self.setWindowTitle("Face unlock")
+        self.setWindowIcon(app_icon())
+        self.setStyleSheet(APP_STYLE)
+        self.resize(1040, 640)
+        self.setMinimumSize(860, 560)
+
+        root = QWidget()
+        outer = QVBoxLayout(root)
+        outer.setContentsMargins(28, 22, 28, 20)
+        outer.setSpacing(16)
+        header = QHBoxLayout()
+        icon = QLabel()
+        if not app_icon().isNull():
+            icon.setPixmap(app_icon().pixmap(52, 52))
+        header.addWidget(icon)
+        titles = QVBoxLayout()
+        titles.setSpacing(0)
+        titles.addWidget(QLabel("Face unlock", objectName="title"))
+        titles.addWidget(QLabel("Unlock this computer by looking at it. Your password always works too.",
+                                objectName="subtitle"))  # fmt: skip
+        header.addLayout(titles, 1)
+        self.lock_btn = QPushButton("Lock now")
+        self.lock_btn.setToolTip("Lock the screen now (needs a fallback password)")
+        self.lock_btn.clicked.connect(self.lock_now)
+        self.settings_btn = QPushButton("Settings…")
+        self.settings_btn.clicked.connect(self.open_settings)
+        header.addWidget(self.settings_btn, 0, Qt.AlignmentFlag.AlignTop)
+        header.addWidget(self.lock_btn, 0, Qt.AlignmentFlag.AlignTop)
+        outer.addLayout(header)
+
+        body = QHBoxLayout()
+        body.setSpacing(16)
+        status_card, sl = _card()
+        head = QHBoxLayout()
+        head.addWidget(QLabel("Status", objectName="section"))
+        head.addStretch(1)
+        self.refresh_btn = QPushButton("Check again")
+        self.refresh_btn.clicked.connect(self.refresh)
+        head.addWidget(self.refresh_btn)
+        sl.addLayout(head)
+        self.lines = {key: StatusLine(title) for key, title in STATUS_KEYS}
+        for line in self.lines.values():
+            sl.addWidget(line)
+        self.store_problem = QLabel("", objectName="error", wordWrap=True)
+        self.store_problem.hide()
+        sl.addWidget(self.store_problem)
+        sl.addStretch(1)
+        body.addWidget(status_card, 5)
+
+        users_card, ul = _card()
+        ul.addWidget(QLabel("People who can unlock", objectName="section"))
+        self.users = QListWidget()
+        self.users.itemSelectionChanged.connect(self._update_actions)
+        ul.addWidget(self.users, 1)
+        self.empty_hint = QLabel("Nobody is enrolled yet. Start with “Enrol my face”.", objectName="muted",
+                                 wordWrap=True)  # fmt: skip
+        ul.addWidget(self.empty_hint)
+        grid = QGridLayout()
+        self.enrol_btn = QPushButton("Enrol my face…", objectName="primary")
+        self.add_btn = QPushButton("Add appearance…")
+        self.add_btn.setToolTip("Glasses, a beard, a hat: enrol how you look then, too")
+        self.test_btn = QPushButton("Test recognition…")
+        self.remove_btn = QPushButton("Remove…", objectName="danger")
+        self.enrol_btn.clicked.connect(self.enrol)
+        self.add_btn.clicked.connect(self.add_appearance)
+        self.test_btn.clicked.connect(self.test_recognition)
+        self.remove_btn.clicked.connect(self.remove_user)
+        grid.addWidget(self.enrol_btn, 0, 0, 1, 2)
+        grid.addWidget(self.add_btn, 1, 0)
+        grid.addWidget(self.test_btn, 1, 1)
+        grid.addWidget(self.remove_btn, 2, 0, 1, 2)
+        ul.addLayout(grid)
+        body.addWidget(users_card, 4)
+        outer.addLayout(body, 1)
+        self.setCentralWidget(root)
+        self._update_actions()
+        self.refresh()
+
+    # -- status ------------------------------------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Re-run the checks in a worker thread (the window stays usable meanwhile)."""
+        if self._checking is not None:
+            return
+        from faceunlock.gui.status import check_all
+
+        for line in self.lines.values():
+            line.set("busy", "Checking…")
+        self.refresh_btn.setEnabled(False)
+        settings, weights, device = self.settings, self.weights, self.device
+        self._checking = run_async(self, lambda: check_all(settings, weights, device), self._show_status,
+                                   self._status_failed)  # fmt: skip
+
+    def _show_status(self, status: SystemStatus) -> None:
+        self._checking = None
+        self.status = status
+        self.refresh_btn.setEnabled(True)
+        if status.engine is not None and ENGINES.peek(self.weights, self.device) is None:
+            ENGINES.put(status.engine, self.weights, self.device)
+        for row in status.rows:
+            if row.key in self.lines:
+                self.lines[row.key].set(row.state, row.text, row.detail)
+        store = [r for r in status.rows if r.key == "store"]
+        self.store_problem.setVisible(bool(store))
+        self.store_problem.setText(store[0].text if store else "")
+        selected = self.selected_user()
+        self.users.clear()
+        for u in status.users:
+            text = u.name + ("\n" + ", ".join(u.appearances) if u.appearances else "")
+            if u.problem:
+                text = f"{u.name}\n⚠ {u.problem}"
+            item = QListWidgetItem(text)
+            item.setData(Qt.ItemDataRole.UserRole, u.name)
+            self.users.addItem(item)
+            if u.name == selected or (selected is None and self.users.count() == 1):
+                item.setSelected(True)
+        self.empty_hint.setVisible(not status.users)
+        self._update_actions()
+
+    def _status_failed(self, message: str) -> None:
+        self._checking = None
+        self.refresh_btn.setEnabled(True)
+        self.lines["model"].set("error", message)
+
+    def selected_user(self) -> str | None:
+        items = self.users.selectedItems()
+        return items[0].data(Qt.ItemDataRole.UserRole) if items else None
+
+    def _update_actions(self) -> None:
+        ready = self.status is not None and self.status.ready
+        has_user = self.selected_user() is not None
+        self.enrol_btn.setEnabled(ready)
+        self.add_btn.setEnabled(ready and has_user)
+        self.test_btn.setEnabled(ready and has_user)
+        self.remove_btn.setEnabled(has_user)
+        self.lock_btn.setEnabled(self.status is not None and self.status.has_password)
+        self.enrol_btn.setText("Enrol a face…" if self.status and self.status.users else "Enrol my face…")
+
+    def engine(self):
+        """Called in worker threads: the model loaded by the status check, or load it now."""
+        return ENGINES.get(self.weights, self.device)
+
+    # -- actions ---------------------------------------------------------------------------------------------
+    def _wizard(self, mode: str, user: str | None) -> None:
+        from faceunlock.gui.enroll import EnrollWizard
+
+        w = EnrollWizard(self.engine, self.settings.source, user=user, mode=mode, parent=self)
+        w.finished.connect(lambda _: self.refresh())
+        w.open()
+
+    def enrol(self) -> None:
+        self._wizard("new", None)
+
+    def add_appearance(self) -> None:
+        if (user := self.selected_user()) is not None:
+            self._wizard("add", user)
+
+    def test_recognition(self) -> None:
+        from faceunlock.gui.recognition import RecognitionDialog
+
+        if (user := self.selected_user()) is None:
+            return
+        d = RecognitionDialog(self.engine, self.settings.source, user, self.settings.window, self.settings.required,
+                              parent=self)  # fmt: skip
+        d.open()
+
+    def remove_user(self) -> None:
+        user = self.selected_user()
+        if user is None:
+            return
+        answer = QMessageBox.question(self, "Remove face data",
+                                      f"Delete all face data of {user}? Face unlock stops working for {user} "
+                                      "until they enrol again; their password still works.")  # fmt: skip
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        from faceunlock.store import TemplateStore
+
+        TemplateStore().remove(user)
+        self.refresh()
+
+    def open_settings(self) -> None:
+        from faceunlock.gui.settings_dialog import SettingsDialog
+
+        d = SettingsDialog(self.settings, parent=self)
+        d.accepted.connect(self.refresh)
+        d.open()
+
+    def lock_now(self) -> None:
+        """Start `faceunlock lock` as its own process: the lock must outlive (and not depend on) this window."""
+        try:
+            subprocess.Popen([sys.executable, "-m", "faceunlock", "lock"], start_new_session=True)
+        except OSError as e:
+            QMessageBox.warning(self, "Lock now", f"Could not start the lock screen: {e}")
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        if self._checking is not None:
+            retire(self._checking)
+            self._checking = None
+        super().closeEvent(event)
+
+
+def run_app(weights: str = "auto", device: str = "cpu", source: str | None = None) -> int:
+    """Start the Qt app (the `faceunlock gui` command)."""
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("faceunlock")
+    app.setApplicationDisplayName("Face unlock")
+    app.setDesktopFileName("faceunlock")
+    app.setStyle("Fusion")
+    app.setWindowIcon(app_icon())
+    settings = Settings.load()
+    if source:
+        settings.source = source  # this run only; Settings saves it if the user presses Save there
+    win = MainWindow(settings, weights, device)
+    win.show()
+    code = app.exec()
+    wait_retired()
+    return code
+

@@ -1,0 +1,481 @@
+"""The enrolment wizard: who → fallback password (first time only) → capture with live guidance → done.
+
+Nothing is written until the capture is complete: the new templates are saved in one atomic store write at
+the very end, so Cancel, a closed window or a crash leaves any previous enrolment exactly as it was.
+"""
+
+from __future__ import annotations
+
+import getpass
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from faceunlock.gui.camera_view import CameraView
+from faceunlock.gui.poses import PoseCoverage, PoseGate
+from faceunlock.gui.theme import APP_STYLE, COLORS, app_icon
+from faceunlock.gui.workers import FrameThread, PreviewFrame, retire, run_async
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from faceunlock.auth import Engine
+    from faceunlock.pipeline import FrameResult
+
+MIN_PASSWORD = 6
+APPEARANCES = ["glasses", "beard", "hat", "contact lenses off", "other"]
+
+
+@dataclass
+class EnrollSummary:
+    user: str
+    label: str
+    templates: int
+    frames_seen: int
+    frames_usable: int
+    poses: list[tuple[str, str, int, int]]
+    model: str
+
+
+class EnrollThread(FrameThread):
+    """Feeds frames to EnrollmentSession through the pose gate; at the end embeds and saves (in this thread)."""
+
+    progress = Signal(object)  # dict: fraction, poses, prompt, captured
+    completed = Signal(object)  # EnrollSummary
+    enroll_failed = Signal(str)
+
+    def __init__(self, source: str, engine_provider: Callable[[], Engine], user: str, label: str, replace: bool,
+                 **kw) -> None:  # fmt: skip
+        super().__init__(source, engine_provider, **kw)
+        self.user, self.label, self.replace = user, label, replace
+        self.coverage = PoseCoverage()
+        self.session = None
+        self._cancel = threading.Event()
+        self._finish = threading.Event()
+
+    def cancel(self) -> None:
+        self._cancel.set()
+        self.requestInterruption()
+
+    def finish_now(self) -> None:
+        """Stop capturing and enrol with the frames so far (allowed once the frontal quota is met)."""
+        self._finish.set()
+        self.requestInterruption()
+
+    def prepare(self, engine: Engine) -> None:
+        from faceunlock.enrollment import EnrollmentSession
+
+        self.session = EnrollmentSession(PoseGate(engine.processor, self.coverage), engine.calibration,
+                                         target_frames=self.coverage.total)  # fmt: skip
+        self.status.emit("ready", self.coverage.next_prompt())
+
+    def process(self, engine: Engine, frame: np.ndarray) -> tuple[FrameResult | None, str]:
+        s = self.session
+        before = len(s.chips)
+        r = s.offer(frame)
+        captured = len(s.chips) > before
+        if captured:
+            self.coverage.add(r.quality.yaw)
+        self.progress.emit({"fraction": self.coverage.captured / self.coverage.total, "captured": captured,
+                            "poses": self.coverage.snapshot(), "prompt": self.coverage.next_prompt(),
+                            "can_finish": self.coverage.basics_done})  # fmt: skip
+        if s.done:
+            self._finish.set()
+            self.requestInterruption()
+        return r, "captured" if captured else ""
+
+    def after_loop(self, engine: Engine) -> None:
+        if self._cancel.is_set() or self.session is None:
+            return
+        from faceunlock.enrollment import EnrollmentError
+
+        self.status.emit("saving", "Saving your face data…")
+        try:
+            result = self.session.finish()
+        except EnrollmentError as e:
+            self.enroll_failed.emit(str(e))
+            return
+        if self._cancel.is_set():
+            return
+        self._save(engine, result)
+        self.completed.emit(EnrollSummary(self.user, self.label, len(result.embeddings), result.frames_seen,
+                                          result.frames_usable, self.coverage.snapshot(), engine.backbone.name))  # fmt: skip
+
+    def _save(self, engine: Engine, result) -> None:
+        from faceunlock.store import TemplateEntry, TemplateStore, UserTemplates
+
+        bb = engine.backbone
+        entry = TemplateEntry.create(result.embeddings, bb.name, bb.sha256, self.label)
+        store = TemplateStore()
+        if self.replace or not store.exists(self.user):
+            store.save(UserTemplates(self.user, [entry]))
+        else:  # another appearance: a new "glasses" replaces an older "glasses", others stay
+            current = store.load(self.user)
+            current.entries = [e for e in current.entries if e.label != self.label] + [entry]
+            store.save(current)
+
+
+def _label(text: str, name: str = "", wrap: bool = True) -> QLabel:
+    lab = QLabel(text)
+    if name:
+        lab.setObjectName(name)
+    lab.setWordWrap(wrap)
+    return lab
+
+
+class EnrollWizard(QDialog):
+    """Modal wizard. `mode` "new" enrols (or re-enrols, replacing) a user; "add" adds an appearance."""
+
+    enrolled = Signal(object)  # EnrollSummary
+
+    WELCOME, PASSWORD, CAPTURE, DONE = range(4)
+
+    def __init__(self, engine_provider: Callable[[], Engine], source: str, *, user: str | None = None,
+                 mode: str = "new", realtime: bool = True, skip: int = 0, parent: QWidget | None = None) -> None:  # fmt: skip
+        super().__init__(parent)
+        self.engine_provider, self.source, self.mode = engine_provider, source, mode
+        self.realtime, self.skip = realtime, skip
+        self.needs_password: bool | None = None
+        self.thread: EnrollThread | None = None
+        self.summary: EnrollSummary | None = None
+        self.setWindowTitle("Add an appearance" if mode == "add" else "Set up face unlock")
+        self.setWindowIcon(app_icon())
+        self.setStyleSheet(APP_STYLE)
+        self.resize(820, 640)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self._welcome_page(user or getpass.getuser()))
+        self.stack.addWidget(self._password_page())
+        self.stack.addWidget(self._capture_page())
+        self.stack.addWidget(self._done_page())
+        self.cancel_btn = QPushButton("Cancel")
+        self.cancel_btn.clicked.connect(self.reject)
+        self.next_btn = QPushButton("Next", objectName="primary")
+        self.next_btn.setDefault(True)
+        self.next_btn.clicked.connect(self._next)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.cancel_btn)
+        buttons.addStretch(1)
+        buttons.addWidget(self.next_btn)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(28, 24, 28, 20)
+        lay.addWidget(self.stack, 1)
+        lay.addLayout(buttons)
+        self._go(self.WELCOME)
+        run_async(self, self._check_keyring, self._keyring_checked, self._keyring_failed)
+
+    # -- pages ---------------------------------------------------------------------------------------------
+    def _welcome_page(self, user: str) -> QWidget:
+        page = QWidget()
+        lay = QVBoxLayout(page)
+        add = self.mode == "add"
+        lay.addWidget(_label("Add another appearance" if add else "Set up face unlock", "title"))
+        lay.addWidget(_label(
+            "Enrol how you look with glasses, a beard or a hat, so face unlock keeps recognising you."
+            if add else "Your computer will recognise your face and unlock for you, and for nobody else.",
+            "subtitle"))  # fmt: skip
+        lay.addSpacing(12)
+        form = QFormLayout()
+        self.user_edit = QLineEdit(user)
+        self.user_edit.setReadOnly(add)
+        self.user_edit.textChanged.connect(self._validate_welcome)
+        form.addRow("User", self.user_edit)
+        self.label_combo = QComboBox()
+        self.label_combo.setEditable(True)
+        self.label_combo.addItems(APPEARANCES if add else ["default"])
+        self.label_combo.setVisible(add)
+        if add:
+            form.addRow("Appearance", self.label_combo)
+        lay.addLayout(form)
+        lay.addSpacing(12)
+        steps = ("<ol style='margin-left:-20px; line-height:150%'>"
+                 "<li>Sit in front of the camera in good, even light.</li>"
+                 "<li>Look at the camera, then turn your head slightly left and right when asked.</li>"
+                 "<li>It takes about half a minute. Nothing is saved until it has finished.</li></ol>"
+                 "<p>Your face is stored only on this computer, as encrypted numbers, not as pictures. "
+                 "The key stays in your system keyring.</p>")  # fmt: skip
+        lay.addWidget(_label(steps))
+        self.welcome_note = _label("Checking your keyring…", "muted")
+        lay.addWidget(self.welcome_note)
+        lay.addStretch(1)
+        return page
+
+    def _password_page(self) -> QWidget:
+        page = QWidget()
+        lay = QVBoxLayout(page)
+        lay.addWidget(_label("Choose a fallback password", "title"))
+        lay.addWidget(_label(
+            "When the camera cannot see you (dark room, no camera, a new haircut), this password unlocks the "
+            "screen. Only a slow, salted hash of it is kept, in your system keyring.", "subtitle"))  # fmt: skip
+        lay.addSpacing(12)
+        form = QFormLayout()
+        self.pw1 = QLineEdit(echoMode=QLineEdit.EchoMode.Password)
+        self.pw2 = QLineEdit(echoMode=QLineEdit.EchoMode.Password)
+        self.pw1.textChanged.connect(self._validate_password)
+        self.pw2.textChanged.connect(self._validate_password)
+        self.pw2.returnPressed.connect(self._next)
+        form.addRow("Password", self.pw1)
+        form.addRow("Repeat it", self.pw2)
+        lay.addLayout(form)
+        self.pw_note = _label(f"At least {MIN_PASSWORD} characters.", "muted")
+        lay.addWidget(self.pw_note)
+        lay.addStretch(1)
+        return page
+
+    def _capture_page(self) -> QWidget:
+        page = QWidget()
+        lay = QVBoxLayout(page)
+        self.instruction = _label("Look straight at the camera", "title")
+        self.instruction.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        lay.addWidget(self.instruction)
+        self.view = CameraView()
+        lay.addWidget(self.view, 1)
+        row = QHBoxLayout()
+        self.pose_labels: dict[str, QLabel] = {}
+        for key, text in (("straight", "Straight"), ("left", "Turned left"), ("right", "Turned right")):
+            lab = QLabel(f"○ {text}")
+            lab.setObjectName("muted")
+            self.pose_labels[key] = lab
+            row.addWidget(lab)
+        row.addStretch(1)
+        self.finish_btn = QPushButton("Finish now")
+        self.finish_btn.setToolTip("Enrol with the frames captured so far (turned poses help but are optional)")
+        self.finish_btn.clicked.connect(self._finish_now)
+        self.finish_btn.setEnabled(False)
+        row.addWidget(self.finish_btn)
+        lay.addLayout(row)
+        self.bar = QProgressBar(maximum=100, textVisible=False)
+        lay.addWidget(self.bar)
+        self.capture_note = _label("", "muted")
+        lay.addWidget(self.capture_note)
+        return page
+
+    def _done_page(self) -> QWidget:
+        page = QWidget()
+        lay = QVBoxLayout(page)
+        self.done_title = _label("", "title")
+        self.done_text = _label("")
+        self.done_text.setTextFormat(Qt.TextFormat.RichText)
+        lay.addWidget(self.done_title)
+        lay.addSpacing(8)
+        lay.addWidget(self.done_text)
+        lay.addStretch(1)
+        return page
+
+    # -- navigation ----------------------------------------------------------------------------------------
+    @property
+    def page(self) -> int:
+        return self.stack.currentIndex()
+
+    def _go(self, index: int) -> None:
+        self.stack.setCurrentIndex(index)
+        self.next_btn.setText({self.CAPTURE: "Capturing…", self.DONE: "Close"}.get(index, "Next"))
+        self.next_btn.setEnabled(index == self.DONE)
+        self.cancel_btn.setVisible(index != self.DONE)
+        if index == self.WELCOME:
+            self._validate_welcome()
+        elif index == self.PASSWORD:
+            self.pw1.setFocus()
+            self._validate_password()
+        elif index == self.CAPTURE:
+            self._start_capture()
+
+    def _next(self) -> None:
+        if not self.next_btn.isEnabled():
+            return
+        if self.page == self.WELCOME:
+            self._go(self.PASSWORD if self.needs_password else self.CAPTURE)
+        elif self.page == self.PASSWORD:
+            self._set_password()
+        elif self.page == self.DONE:
+            self.accept()
+
+    # -- welcome -------------------------------------------------------------------------------------------
+    @staticmethod
+    def _check_keyring() -> tuple[bool, bool]:
+        from faceunlock.secrets import has_password
+        from faceunlock.store import TemplateStore
+
+        store = TemplateStore()
+        return has_password(), bool(store.users())
+
+    def _keyring_checked(self, res: tuple[bool, bool]) -> None:
+        self.needs_password = not res[0]
+        self._validate_welcome()
+
+    def _keyring_failed(self, message: str) -> None:
+        self.needs_password = None
+        self.welcome_note.setObjectName("error")
+        self.welcome_note.setStyleSheet(f"color: {COLORS['bad']};")
+        self.welcome_note.setText(f"The system keyring is not available, so nothing can be stored safely: {message}")
+        self.next_btn.setEnabled(False)
+
+    def _validate_welcome(self) -> None:
+        if self.page != self.WELCOME or self.needs_password is None:
+            return
+        from faceunlock.store import TemplateStore, validate_user
+
+        user = self.user_edit.text().strip()
+        try:
+            validate_user(user)
+        except ValueError:
+            self.welcome_note.setText("User names use letters, digits, '_', '.' and '-' only.")
+            self.next_btn.setEnabled(False)
+            return
+        exists = TemplateStore().exists(user)
+        if self.mode == "new" and exists:
+            note = (f"{user} is already enrolled. Continuing replaces {user}'s face data, but only once the new "
+                    "capture has finished; to keep it, cancel and use “Add appearance”.")  # fmt: skip
+        elif self.mode == "add" and not exists:
+            note = f"{user} is not enrolled yet: this will be their first appearance."
+        else:
+            note = "Ready when you are."
+        if self.needs_password:
+            note += " You will first choose a fallback password."
+        self.welcome_note.setText(note)
+        self.next_btn.setEnabled(True)
+
+    # -- password ------------------------------------------------------------------------------------------
+    def _validate_password(self) -> None:
+        a, b = self.pw1.text(), self.pw2.text()
+        ok = len(a) >= MIN_PASSWORD and a == b
+        if len(a) < MIN_PASSWORD:
+            self.pw_note.setText(f"At least {MIN_PASSWORD} characters.")
+        elif b and a != b:
+            self.pw_note.setText("The two passwords differ.")
+        else:
+            self.pw_note.setText("")
+        self.next_btn.setEnabled(ok)
+
+    def _set_password(self) -> None:
+        pw = self.pw1.text()
+        self.next_btn.setEnabled(False)
+        self.pw_note.setText("Saving…")
+
+        def save() -> None:
+            from faceunlock.secrets import set_password
+
+            set_password(pw)
+
+        def saved(_: object) -> None:
+            self.needs_password = False
+            self.pw1.clear()
+            self.pw2.clear()
+            self._go(self.CAPTURE)
+
+        def failed(message: str) -> None:
+            self.pw_note.setText(f"Could not save the password: {message}")
+            self.next_btn.setEnabled(True)
+
+        run_async(self, save, saved, failed)
+
+    # -- capture -------------------------------------------------------------------------------------------
+    def _start_capture(self) -> None:
+        user = self.user_edit.text().strip()
+        label = (self.label_combo.currentText().strip() or "other") if self.mode == "add" else "default"
+        self.view.set_placeholder("Loading the face model…")
+        t = EnrollThread(self.source, self.engine_provider, user, label, replace=self.mode == "new",
+                         realtime=self.realtime, skip=self.skip, parent=self)  # fmt: skip
+        t.frame_ready.connect(self._on_frame)
+        t.progress.connect(self._on_progress)
+        t.status.connect(self._on_status)
+        t.completed.connect(self._on_completed)
+        t.enroll_failed.connect(self._on_enroll_failed)
+        t.failed.connect(self._on_failed)
+        self.thread = t
+        t.start()
+
+    def _on_status(self, kind: str, text: str) -> None:
+        if kind == "loading" or kind == "camera":
+            self.view.set_placeholder(text)
+        elif kind == "saving":
+            self.cancel_btn.setEnabled(False)  # the save is atomic, but "cancelled" must mean "not saved"
+            self.finish_btn.setEnabled(False)
+            self.capture_note.setText(text)
+        elif kind == "ready":
+            self.capture_note.setText("")
+
+    def _on_frame(self, frame: PreviewFrame) -> None:
+        self.view.set_frame(frame)
+        r = frame.result
+        if frame.note == "captured":
+            self.view.set_guidance("Got it", ok=True)
+        elif r is not None:
+            self.view.set_guidance(r.message if not r.usable else "Hold still")
+
+    def _on_progress(self, p: dict) -> None:
+        self.bar.setValue(round(100 * p["fraction"]))
+        self.instruction.setText(p["prompt"])
+        for key, label, count, quota in p["poses"]:
+            done = count >= quota
+            lab = self.pose_labels[key]
+            lab.setText(f"{'●' if done else '○'} {label}  {count}/{quota}")
+            lab.setStyleSheet(f"color: {COLORS['good'] if done else COLORS['muted']}; font-weight: {600 if done else 400};")
+        self.finish_btn.setEnabled(p["can_finish"])
+
+    def _finish_now(self) -> None:
+        if self.thread is not None:
+            self.finish_btn.setEnabled(False)
+            self.thread.finish_now()
+
+    def _on_completed(self, summary: EnrollSummary) -> None:
+        self.summary = summary
+        poses = ", ".join(f"{label.lower()} {count}" for _, label, count, _ in summary.poses)
+        what = "Face unlock is ready" if self.mode == "new" else f"Appearance “{summary.label}” added"
+        self.done_title.setText(what)
+        self.done_text.setText(
+            f"<p><b>{summary.user}</b> is enrolled: {summary.templates} templates from {summary.frames_usable} "
+            f"good pictures ({poses}), made with the {summary.model} model and stored encrypted.</p>"
+            "<p>Lock the screen and look at the camera to unlock. Wearing glasses or a beard sometimes? "
+            "Use <i>Add appearance</i> in the main window.</p>")  # fmt: skip
+        self._go(self.DONE)
+        self.enrolled.emit(summary)
+
+    def _on_enroll_failed(self, message: str) -> None:
+        self._show_failure("Not enough good pictures", message)
+
+    def _on_failed(self, message: str) -> None:
+        self._show_failure("The camera or the face model failed", message)
+
+    def _show_failure(self, title: str, message: str) -> None:
+        self.done_title.setText(title)
+        self.done_text.setText(f"<p>{message}</p><p>Nothing was changed: any earlier enrolment is kept as it was. "
+                               "Check the light and the camera, then try again.</p>")  # fmt: skip
+        self._go(self.DONE)
+
+    # -- closing -------------------------------------------------------------------------------------------
+    def _stop_thread(self) -> None:
+        """Cancel without blocking the UI: the thread ends after its current frame and saves nothing."""
+        t, self.thread = self.thread, None
+        if t is None:
+            return
+        if self.summary is None:
+            t.cancel()
+        retire(t)
+
+    def reject(self) -> None:
+        self._stop_thread()
+        super().reject()
+
+    def accept(self) -> None:
+        self._stop_thread()
+        super().accept()
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        self._stop_thread()
+        super().closeEvent(event)

@@ -1,0 +1,543 @@
+"""The lock screen: a full-screen window on every screen that only the enrolled face or the password opens.
+
+Fail closed: every way out except `_unlock()` is blocked — closeEvent is ignored, Esc/Alt+F4/Alt+Tab are
+swallowed (and the keyboard and mouse are grabbed on X11, so the window manager never sees them), and any error
+in the face thread (no camera, no model, no templates, an exception) only turns face unlock off: the screen stays
+locked and the password keeps working. The password and the face share one back-off (faceunlock.lockout).
+
+Face unlock is not armed at once (Howdy's most-reported flaw is re-unlocking while the user is still seated
+right after locking): it waits until the face has left the frame or `rearm_s` seconds of frames have passed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QGuiApplication, QKeyEvent, QLinearGradient, QPainter, QScreen
+from PySide6.QtWidgets import (
+    QApplication,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from faceunlock.gui.theme import COLORS, app_icon
+from faceunlock.gui.workers import FrameThread, run_async
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from faceunlock.auth import Engine
+    from faceunlock.lockout import Lockout
+    from faceunlock.pipeline import FrameResult
+
+DEFAULT_REARM_S = 4.0
+ABSENT_FRAMES_TO_ARM = 3  # consecutive frames without a face = the user stepped away
+GRAB_RETRY_MS = 200
+
+
+def format_wait(seconds: float) -> str:
+    s = max(0, int(seconds + 0.999))
+    return f"{s // 60}:{s % 60:02d}"
+
+
+class FaceUnlockThread(FrameThread):
+    """Arms after the re-arm delay, then runs AuthSession attempts; records face failures in the lockout.
+
+    An attempt is `2 × window` usable frames; one that ends without `required` matches in a `window` counts as
+    one failure (frames without a usable face never do, so an empty room does not lock the owner out).
+    """
+
+    accepted = Signal(object)  # verify.Decision
+    attempt_failed = Signal(object)
+
+    def __init__(self, source: str, engine_provider: Callable[[], Engine], user: str, lockout: Lockout, *,
+                 window: int = 5, required: int = 3, rearm_s: float = DEFAULT_REARM_S, realtime: bool = True,
+                 skip: int = 0, parent: QObject | None = None) -> None:  # fmt: skip
+        super().__init__(source, engine_provider, realtime=realtime, skip=skip, parent=parent)
+        self.user, self.lockout = user, lockout
+        self.decision_window, self.required, self.rearm_s = window, required, rearm_s
+        self.templates = None
+        self.armed = False
+        self._first_frame_t: float | None = None
+        self._absent = 0
+        self._session = None
+        self._last_status = ""
+
+    def _status(self, kind: str, text: str) -> None:
+        if text != self._last_status:  # one signal per change, not per frame
+            self._last_status = text
+            self.status.emit(kind, text)
+
+    def prepare(self, engine: Engine) -> None:
+        from faceunlock.auth import user_templates
+        from faceunlock.store import TemplateStore
+
+        self.templates = user_templates(TemplateStore(), self.user, engine.backbone)
+
+    def paused(self) -> bool:
+        if self.lockout.seconds_remaining() > 0:
+            self._session = None
+            self._status("paused", "Face unlock is paused after too many failed attempts")
+            return True
+        return False
+
+    def process(self, engine: Engine, frame: np.ndarray) -> tuple[FrameResult | None, str]:
+        now = time.monotonic()
+        if not self.armed:
+            r = engine.processor.analyze(frame)
+            self._first_frame_t = self._first_frame_t or now
+            self._absent = self._absent + 1 if r.face is None else 0
+            left = self.rearm_s - (now - self._first_frame_t)
+            if self._absent >= ABSENT_FRAMES_TO_ARM or left <= 0:
+                self.armed = True
+                self._status("scanning", "Looking for your face…")
+            else:
+                self._status("waiting", f"Face unlock starts in {left:.0f} s, or as soon as you step away")
+            return r, "waiting"
+        from faceunlock.auth import AuthSession
+
+        if self._session is None:
+            self._session = AuthSession(engine, self.templates, self.required, self.decision_window)
+        s = self._session
+        r = s.offer(frame)
+        if s.accepted and not self.paused():
+            self.lockout.record_success()
+            self._status("matched", "Face recognised")
+            self.accepted.emit(s.decision())
+            self.requestInterruption()
+            return r, "matched"
+        if len(s.verifier.distances) >= 2 * self.decision_window:
+            self.lockout.record_failure()
+            self.attempt_failed.emit(s.decision("attempt over"))
+            self._session = None
+            self._status("scanning", "Face not recognised. Still looking… (or type your password)")
+            return r, "no match"
+        if not r.usable:
+            self._status("scanning", r.message)
+        else:
+            self._status("scanning", "Looking for your face…")
+        return r, ""
+
+
+class LockPanel(QWidget):
+    """The centre column of the main lock window: clock, who is locked, face status, password."""
+
+    submitted = Signal(str)
+
+    def __init__(self, user: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("lockpanel")
+        self.setFixedWidth(440)
+        lay = QVBoxLayout(self)
+        lay.setSpacing(10)
+        self.clock = QLabel(objectName="clock", alignment=Qt.AlignmentFlag.AlignCenter)
+        self.date = QLabel(objectName="date", alignment=Qt.AlignmentFlag.AlignCenter)
+        self.avatar = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
+        icon = app_icon()
+        if not icon.isNull():
+            self.avatar.setPixmap(icon.pixmap(96, 96))
+        self.user = QLabel(user, objectName="user", alignment=Qt.AlignmentFlag.AlignCenter)
+        self.face = QLabel("Starting face unlock…", objectName="face", alignment=Qt.AlignmentFlag.AlignCenter)
+        self.face.setWordWrap(True)
+        self.face_detail = QLabel("", objectName="detail", alignment=Qt.AlignmentFlag.AlignCenter)
+        self.face_detail.setWordWrap(True)
+        self.face_detail.hide()
+        self.password = QLineEdit(objectName="password", placeholderText="Password")
+        self.password.setEchoMode(QLineEdit.EchoMode.Password)
+        self.password.returnPressed.connect(self._submit)
+        self.button = QPushButton("Unlock", objectName="unlock")
+        self.button.clicked.connect(self._submit)
+        self.button.setCursor(Qt.CursorShape.PointingHandCursor)
+        row = QHBoxLayout()
+        row.setSpacing(8)
+        row.addWidget(self.password, 1)
+        row.addWidget(self.button)
+        self.message = QLabel("", objectName="message", alignment=Qt.AlignmentFlag.AlignCenter)
+        self.message.setWordWrap(True)
+        for w in (self.clock, self.date):
+            lay.addWidget(w)
+        lay.addSpacing(28)
+        for w in (self.avatar, self.user, self.face, self.face_detail):
+            lay.addWidget(w)
+        lay.addSpacing(14)
+        lay.addLayout(row)
+        lay.addWidget(self.message)
+        self.setStyleSheet(f"""
+            QLabel {{ color: white; background: transparent; }}
+            QLabel#clock {{ font-size: 64pt; font-weight: 300; }}
+            QLabel#date {{ font-size: 15pt; color: {COLORS["muted_on_dark"]}; }}
+            QLabel#user {{ font-size: 18pt; font-weight: 600; }}
+            QLabel#face {{ font-size: 12pt; color: {COLORS["muted_on_dark"]}; }}
+            QLabel#detail {{ font-size: 9pt; color: {COLORS["muted_on_dark"]}; }}
+            QLabel#message {{ font-size: 11pt; min-height: 2.6em; }}
+            QLineEdit {{ font-size: 13pt; padding: 9px 14px; border-radius: 8px; color: white;
+                         border: 1px solid rgba(255,255,255,0.35); background: rgba(255,255,255,0.12); }}
+            QLineEdit:focus {{ border-color: white; }}
+            QLineEdit:disabled {{ color: #8893a0; background: rgba(255,255,255,0.05); }}
+            QPushButton {{ font-size: 12pt; padding: 9px 18px; border-radius: 8px; border: none; color: white;
+                           background: {COLORS["accent"]}; font-weight: 600; }}
+            QPushButton:disabled {{ background: rgba(255,255,255,0.12); color: #8893a0; }}
+        """)
+        self.tick()
+
+    def tick(self) -> None:
+        now = datetime.now()
+        self.clock.setText(now.strftime("%H:%M"))
+        self.date.setText(now.strftime("%A %d %B").replace(" 0", " "))
+
+    def _submit(self) -> None:
+        pw = self.password.text()
+        if pw and self.password.isEnabled():
+            self.submitted.emit(pw)
+
+    def set_face(self, kind: str, text: str, detail: str = "") -> None:
+        colour = {"error": COLORS["bad"], "camera": "#f0b14a", "paused": "#f0b14a", "matched": "#5fd08a",
+                  "scanning": "white"}.get(kind, COLORS["muted_on_dark"])  # fmt: skip
+        self.face.setStyleSheet(f"color: {colour};")
+        self.face.setText(text)
+        self.face_detail.setText(detail)
+        self.face_detail.setVisible(bool(detail))
+
+    def set_message(self, text: str, kind: str = "error") -> None:
+        colour = {"error": "#ff8a80", "warn": "#f0b14a", "info": COLORS["muted_on_dark"]}[kind]
+        self.message.setStyleSheet(f"color: {colour};")
+        self.message.setText(text)
+
+    def set_input_enabled(self, enabled: bool) -> None:
+        self.password.setEnabled(enabled)
+        self.button.setEnabled(enabled)
+        if enabled:
+            self.password.setFocus()
+
+
+class LockWindow(QWidget):
+    """One full-screen, frameless, always-on-top window; refuses to close and swallows every key we don't
+    want (Esc, Alt+F4, Alt+Tab, Super…). Only the controller can let it close, after unlocking."""
+
+    def __init__(self, screen: QScreen, panel: LockPanel | None = None) -> None:
+        flags = Qt.WindowType.FramelessWindowHint | Qt.WindowType.WindowStaysOnTopHint
+        if QGuiApplication.platformName() == "xcb":
+            # override-redirect: the window manager cannot minimise, move or switch away from it
+            flags |= Qt.WindowType.X11BypassWindowManagerHint
+        super().__init__(None, flags)
+        self.setWindowTitle("faceunlock: locked")
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, False)
+        self.setCursor(Qt.CursorShape.ArrowCursor)
+        self.panel = panel
+        self.allow_close = False
+        self.painted = False
+        self.first_paint: Callable[[], None] | None = None
+        lay = QVBoxLayout(self)
+        lay.addStretch(3)
+        if panel is not None:
+            lay.addWidget(panel, 0, Qt.AlignmentFlag.AlignHCenter)
+        else:
+            hint = QLabel("Locked. Unlock on the main screen.")
+            hint.setStyleSheet(f"color: {COLORS['muted_on_dark']}; font-size: 14pt; background: transparent;")
+            lay.addWidget(hint, 0, Qt.AlignmentFlag.AlignHCenter)
+        lay.addStretch(4)
+        self.place_on(screen)
+
+    def place_on(self, screen: QScreen) -> None:
+        self.setScreen(screen)
+        self.setGeometry(screen.geometry())
+
+    def paintEvent(self, event) -> None:  # noqa: N802 - Qt override
+        p = QPainter(self)
+        g = QLinearGradient(0, 0, 0, self.height())
+        g.setColorAt(0, QColor(COLORS["lock_bg_top"]))
+        g.setColorAt(1, QColor(COLORS["lock_bg_bottom"]))
+        p.fillRect(self.rect(), g)
+        p.end()
+        if not self.painted:
+            self.painted = True
+            if self.first_paint:
+                self.first_paint()
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        if self.allow_close:
+            event.accept()
+        else:
+            event.ignore()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt override
+        event.accept()  # Esc, Alt+F4, Alt+Tab … reach us only if no child took them: drop them all
+
+    def event(self, e: QEvent) -> bool:
+        if e.type() == QEvent.Type.ShortcutOverride:
+            # Only let keys through that the password field needs; never a shortcut that could leave.
+            e.accept()
+            return True
+        if e.type() == QEvent.Type.WindowDeactivate and not self.allow_close:
+            QTimer.singleShot(0, self._reassert)
+        return super().event(e)
+
+    def _reassert(self) -> None:
+        if not self.allow_close:
+            self.raise_()
+            self.activateWindow()
+
+
+class LockScreen(QObject):
+    """Controller: one LockWindow per screen, the face thread, password checks, the back-off countdown."""
+
+    unlocked = Signal(str)  # "face" or "password"
+
+    def __init__(self, user: str, source: str, engine_provider: Callable[[], Engine], *,
+                 lockout: Lockout | None = None, password_checker: Callable[[str], bool] | None = None,
+                 window: int = 5, required: int = 3, rearm_s: float = DEFAULT_REARM_S, realtime: bool = True,
+                 skip: int = 0, grab: bool = True, parent: QObject | None = None) -> None:  # fmt: skip
+        super().__init__(parent)
+        from faceunlock.lockout import Lockout
+
+        self.user, self.source, self.engine_provider = user, source, engine_provider
+        self.lockout = lockout or Lockout()
+        if password_checker is None:
+            from faceunlock.secrets import check_password
+
+            password_checker = check_password
+        self.password_checker = password_checker
+        self.decision_window, self.required, self.rearm_s = window, required, rearm_s
+        self.realtime, self.skip, self.grab = realtime, skip, grab
+        self.locked = False
+        self.unlocked_by = ""
+        self.checking = False
+        self.face_thread: FaceUnlockThread | None = None
+        self.on_first_paint: Callable[[], None] | None = None
+        self.panel = LockPanel(user)
+        self.panel.submitted.connect(self.submit_password)
+        self.windows: list[LockWindow] = []
+        self._timer = QTimer(self, interval=250)
+        self._timer.timeout.connect(self._tick)
+        self._backoff_shown = False
+
+    # -- locking ---------------------------------------------------------------------------------------------
+    def lock(self) -> None:
+        """Show the windows (before anything slow), then start the face thread."""
+        self.locked = True
+        app = QGuiApplication.instance()
+        screens = app.screens() or [app.primaryScreen()]
+        primary = app.primaryScreen() or screens[0]
+        main = LockWindow(primary, self.panel)
+        main.first_paint = self._first_paint
+        self.windows = [main] + [LockWindow(s) for s in screens if s is not primary]
+        app.screenAdded.connect(self._screen_added)
+        for w in self.windows:
+            self._show(w)
+        main.activateWindow()
+        self.panel.password.setFocus()
+        self._tick()
+        self._timer.start()
+        if self.grab:
+            QTimer.singleShot(0, self._grab)
+        QTimer.singleShot(0, self.start_face)
+
+    @staticmethod
+    def _show(w: LockWindow) -> None:
+        if QGuiApplication.platformName() == "xcb":
+            w.show()  # override-redirect: our geometry is final, no window manager involved
+        else:
+            w.showFullScreen()
+        w.raise_()
+
+    def _first_paint(self) -> None:
+        if self.on_first_paint:
+            self.on_first_paint()
+
+    def _screen_added(self, screen: QScreen) -> None:
+        if self.locked:
+            w = LockWindow(screen)
+            self.windows.append(w)
+            self._show(w)
+
+    def _grab(self) -> None:
+        """Grab keyboard and mouse for the main window; retry while another client holds a grab (a menu)."""
+        if not self.locked or not self.windows:
+            return
+        handle = self.windows[0].windowHandle()
+        ok = handle is not None and handle.setKeyboardGrabEnabled(True) and handle.setMouseGrabEnabled(True)
+        if not ok and QGuiApplication.platformName() == "xcb":  # other platforms never grant it: try once
+            QTimer.singleShot(GRAB_RETRY_MS, self._grab)
+
+    def start_face(self) -> None:
+        if not self.locked:
+            return
+        t = FaceUnlockThread(self.source, self.engine_provider, self.user, self.lockout, window=self.decision_window,
+                             required=self.required, rearm_s=self.rearm_s, realtime=self.realtime,
+                             skip=self.skip, parent=self)  # fmt: skip
+        t.status.connect(self._face_status)
+        t.failed.connect(self._face_failed)
+        t.source_ended.connect(self._face_source_ended)
+        t.accepted.connect(self._face_accepted)
+        t.attempt_failed.connect(self._face_attempt_failed)
+        self.face_thread = t
+        t.start()
+
+    # -- face ------------------------------------------------------------------------------------------------
+    def _face_status(self, kind: str, text: str) -> None:
+        if kind == "ready":  # "Using camera 0": keep the user-facing line about the face
+            return
+        self.panel.set_face(kind, text)
+
+    def _face_failed(self, message: str) -> None:
+        self.panel.set_face("error", "Face unlock is not available. Use your password.", message)
+
+    def _face_source_ended(self, message: str) -> None:
+        self.panel.set_face("camera", "The camera stopped. Use your password.", message)
+
+    def _face_accepted(self, decision) -> None:
+        if self.locked:
+            self._unlock("face")
+
+    def _face_attempt_failed(self, decision) -> None:
+        self._tick()
+
+    # -- password --------------------------------------------------------------------------------------------
+    def submit_password(self, pw: str) -> None:
+        """Check in a thread (scrypt + keyring); wrong → one failure; the back-off applies before checking."""
+        if not self.locked or self.checking:
+            return
+        wait = self.lockout.seconds_remaining()
+        if wait > 0:
+            self._tick()
+            return
+        self.checking = True
+        self.panel.set_input_enabled(False)
+        self.panel.set_message("Checking…", "info")
+        lockout, checker = self.lockout, self.password_checker
+
+        def check() -> bool:
+            ok = bool(checker(pw))
+            if ok:
+                lockout.record_success()
+            else:
+                lockout.record_failure()
+            return ok
+
+        run_async(self, check, self._password_checked, self._password_error)
+
+    def _password_checked(self, ok: bool) -> None:
+        self.checking = False
+        self.panel.password.clear()
+        if ok and self.locked:
+            self._unlock("password")
+            return
+        self.panel.set_message("Wrong password.")
+        self.panel.set_input_enabled(True)
+        self._tick()
+
+    def _password_error(self, message: str) -> None:
+        self.checking = False
+        self.panel.password.clear()
+        self.panel.set_message("Your password cannot be checked: the system keyring is locked or not running. "
+                               "The screen stays locked; face unlock still works if it is on.")  # fmt: skip
+        self.panel.face_detail.setToolTip(message)
+        self.panel.set_input_enabled(True)
+        self._tick()
+
+    # -- countdown --------------------------------------------------------------------------------------------
+    def _tick(self) -> None:
+        self.panel.tick()
+        if self.checking or not self.locked:
+            return
+        wait = self.lockout.seconds_remaining()
+        if wait > 0:
+            self._backoff_shown = True
+            self.panel.set_input_enabled(False)
+            self.panel.set_message(f"Too many failed attempts. Try again in {format_wait(wait)}.", "warn")
+        elif self._backoff_shown:
+            self._backoff_shown = False
+            self.panel.set_input_enabled(True)
+            self.panel.set_message("You can try again now.", "info")
+
+    @property
+    def backoff_active(self) -> bool:
+        return self.lockout.seconds_remaining() > 0
+
+    # -- unlocking ----------------------------------------------------------------------------------------------
+    def _unlock(self, how: str) -> None:
+        """The only way the windows close."""
+        self.locked = False
+        self.unlocked_by = how
+        self._timer.stop()
+        if self.face_thread is not None:
+            self.face_thread.requestInterruption()
+        for w in self.windows:
+            handle = w.windowHandle()
+            if handle is not None:
+                handle.setKeyboardGrabEnabled(False)
+                handle.setMouseGrabEnabled(False)
+            w.allow_close = True
+            w.close()
+        self.unlocked.emit(how)
+
+    def shutdown(self, wait_ms: int = 10000) -> None:
+        """Stop the face thread (tests and the CLI call this before the process ends)."""
+        if self.face_thread is not None:
+            self.face_thread.stop(wait_ms)
+        self._timer.stop()
+        if QApplication.instance() is not None:
+            try:
+                QGuiApplication.instance().screenAdded.disconnect(self._screen_added)
+            except (RuntimeError, TypeError):
+                pass
+
+
+def seconds_since_process_start() -> float | None:
+    """Wall time since this process was created (Linux /proc), to report how fast the lock appeared."""
+    import os
+
+    try:
+        with open("/proc/self/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        with open("/proc/uptime") as f:
+            uptime = float(f.read().split()[0])
+        return uptime - int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def run_lock(user: str, source: str, *, weights: str = "auto", device: str = "cpu", window: int = 5,
+             required: int = 3, rearm_s: float = DEFAULT_REARM_S, skip: int = 0) -> int:  # fmt: skip
+    """The `faceunlock lock` process: windows first, model later; returns 0 only once unlocked."""
+    import os
+    import signal
+    import sys
+
+    from faceunlock.gui.workers import ENGINES, wait_retired
+
+    for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGTSTP):  # keyboard signals from a terminal
+        signal.signal(sig, signal.SIG_IGN)
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("faceunlock")
+    app.setStyle("Fusion")
+    app.setQuitOnLastWindowClosed(False)
+    lock = LockScreen(user, source, lambda: ENGINES.get(weights, device), window=window, required=required,
+                      rearm_s=rearm_s, skip=skip)  # fmt: skip
+
+    def shown() -> None:
+        t = seconds_since_process_start()
+        print(f"faceunlock lock: screen locked for {user}" + (f" ({t:.2f} s after start)" if t else ""),
+              file=sys.stderr, flush=True)  # fmt: skip
+
+    lock.on_first_paint = shown
+    lock.unlocked.connect(lambda how: app.quit())
+    lock.lock()
+    app.exec()
+    how = lock.unlocked_by
+    lock.shutdown(wait_ms=3000)
+    if not wait_retired(3000) or (lock.face_thread is not None and lock.face_thread.isRunning()):
+        # the model is still loading in its thread: nothing left to protect, leave without waiting for it
+        sys.stderr.flush()
+        os._exit(0 if how else 2)
+    if how:
+        print(f"faceunlock lock: unlocked by {how}", file=sys.stderr)
+    return 0 if how else 2

@@ -1,0 +1,140 @@
+""""Test recognition": one attempt exactly as the lock screen makes it, with the numbers shown.
+
+Why: after enrolling (or adding glasses) people want to know it works before they rely on it. Test attempts do
+not count towards the lock-out: the session is already unlocked, so they gain an attacker nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from faceunlock.gui.camera_view import CameraView
+from faceunlock.gui.theme import APP_STYLE, COLORS
+from faceunlock.gui.workers import FrameThread, PreviewFrame, retire
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from faceunlock.auth import Engine
+    from faceunlock.pipeline import FrameResult
+
+
+class RecognitionThread(FrameThread):
+    """One attempt: stops at acceptance or after `2 × window` usable frames; emits the Decision."""
+
+    decided = Signal(object)
+
+    def __init__(self, source: str, engine_provider: Callable[[], Engine], user: str, window: int, required: int,
+                 **kw) -> None:  # fmt: skip
+        super().__init__(source, engine_provider, **kw)
+        self.user, self.decision_window, self.required = user, window, required
+        self.session = None
+
+    def prepare(self, engine: Engine) -> None:
+        from faceunlock.auth import AuthSession, user_templates
+        from faceunlock.store import TemplateStore
+
+        templates = user_templates(TemplateStore(), self.user, engine.backbone)
+        self.session = AuthSession(engine, templates, self.required, self.decision_window)
+
+    def process(self, engine: Engine, frame: np.ndarray) -> tuple[FrameResult | None, str]:
+        s = self.session
+        r = s.offer(frame)
+        if s.accepted or len(s.verifier.distances) >= 2 * self.decision_window:
+            self.decided.emit(s.decision())
+            self.requestInterruption()
+        return r, ""
+
+    def after_loop(self, engine: Engine) -> None:
+        if self.session is not None and not self.session.accepted and not self.isInterruptionRequested():
+            self.decided.emit(self.session.decision("the source ended"))
+
+
+class RecognitionDialog(QDialog):
+    def __init__(self, engine_provider: Callable[[], Engine], source: str, user: str, window: int, required: int,
+                 *, realtime: bool = True, skip: int = 0, parent: QWidget | None = None) -> None:  # fmt: skip
+        super().__init__(parent)
+        self.engine_provider, self.source, self.user = engine_provider, source, user
+        self.decision_window, self.required, self.realtime, self.skip = window, required, realtime, skip
+        self.thread: RecognitionThread | None = None
+        self.decision = None
+        self.setWindowTitle(f"Test recognition: {user}")
+        self.setStyleSheet(APP_STYLE)
+        self.resize(760, 600)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(24, 20, 24, 16)
+        lay.addWidget(QLabel(f"Is this {user}?", objectName="title"))
+        self.view = CameraView()
+        lay.addWidget(self.view, 1)
+        self.verdict = QLabel("Look at the camera…", objectName="section", alignment=Qt.AlignmentFlag.AlignCenter)
+        self.detail = QLabel("", objectName="muted", wordWrap=True, alignment=Qt.AlignmentFlag.AlignCenter)
+        lay.addWidget(self.verdict)
+        lay.addWidget(self.detail)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        self.again = QPushButton("Try again")
+        self.again.clicked.connect(self.start)
+        close = QPushButton("Close", objectName="primary")
+        close.clicked.connect(self.accept)
+        row.addWidget(self.again)
+        row.addWidget(close)
+        lay.addLayout(row)
+        self.start()
+
+    def start(self) -> None:
+        if self.thread is not None:
+            retire(self.thread)
+        self.decision = None
+        self.again.setEnabled(False)
+        self.verdict.setStyleSheet("")
+        self.verdict.setText("Look at the camera…")
+        self.detail.setText("")
+        t = RecognitionThread(self.source, self.engine_provider, self.user, self.decision_window, self.required,
+                              realtime=self.realtime, skip=self.skip, parent=self)  # fmt: skip
+        t.frame_ready.connect(self._on_frame)
+        t.status.connect(self._on_status)
+        t.decided.connect(self._on_decided)
+        t.failed.connect(self._on_failed)
+        self.thread = t
+        t.start()
+
+    def _on_status(self, kind: str, text: str) -> None:
+        if kind in ("loading", "camera"):
+            self.view.set_placeholder(text)
+
+    def _on_frame(self, frame: PreviewFrame) -> None:
+        self.view.set_frame(frame)
+        if frame.result is not None and self.decision is None:
+            self.view.set_guidance(frame.result.message if not frame.result.usable else "Checking…")
+
+    def _on_decided(self, decision) -> None:
+        self.decision = decision
+        self.again.setEnabled(True)
+        if decision.accepted:
+            self.verdict.setText(f"Recognised: this is {self.user}")
+            self.verdict.setStyleSheet(f"color: {COLORS['good']};")
+            self.view.set_guidance("Recognised", ok=True)
+        else:
+            self.verdict.setText(f"Not recognised as {self.user}")
+            self.verdict.setStyleSheet(f"color: {COLORS['bad']};")
+            self.view.set_guidance("")
+        best = f"closest distance {min(decision.distances):.3f}, " if decision.distances else ""
+        self.detail.setText(f"{decision.matches} of {decision.frames_usable} good frames matched ({best}threshold "
+                            f"{decision.threshold:.3f}, model {decision.model}). {decision.reason}.")  # fmt: skip
+
+    def _on_failed(self, message: str) -> None:
+        self.again.setEnabled(True)
+        self.verdict.setText("The test could not run")
+        self.verdict.setStyleSheet(f"color: {COLORS['bad']};")
+        self.detail.setText(message)
+        self.view.set_placeholder("No picture")
+
+    def done(self, result: int) -> None:
+        if self.thread is not None:
+            retire(self.thread)
+            self.thread = None
+        super().done(result)

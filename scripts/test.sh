@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Set up (if needed) and run the whole test suite: real MTCNN on ../shared/data, a real gnome-keyring on a
+# private D-Bus session (started by the tests), Qt on the offscreen platform. Extra args go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+export QT_QPA_PLATFORM=offscreen
+.venv/bin/ruff check faceunlock tests benchmarks scripts
+exec .venv/bin/python -m pytest -q "$@"
