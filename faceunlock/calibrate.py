@@ -80,7 +80,13 @@ def threshold_for_far(impostor_sorted: np.ndarray, target_far: float) -> float:
     k = int(math.floor(target_far * n))
     if k >= n:
         return float(impostor_sorted[-1])
-    return float(np.nextafter(impostor_sorted[k], -np.inf))
+    t = float(np.nextafter(impostor_sorted[k], -np.inf))
+    if t <= 0:
+        raise CalibrationError(
+            f"{k + 1} impostor pair(s) at distance 0: the same image appears under two identities; "
+            "remove the duplicates from the dataset"
+        )
+    return t
 
 
 def auc(genuine: np.ndarray, impostor: np.ndarray) -> float:
@@ -142,6 +148,9 @@ def kfold_accuracy(distances: np.ndarray, same: np.ndarray, folds: int = 10,
             cands = np.quantile(d[tr], np.linspace(0, 1, 2000))
         acc_tr = [((d[tr] <= c) == s[tr]).mean() for c in cands]
         t = float(cands[int(np.argmax(acc_tr))])
+        above = d[tr][d[tr] > t]
+        if len(above):  # the middle of the gap to the next training distance, not its edge
+            t = (t + float(above.min())) / 2
         ths.append(t)
         accs.append(float(((d[te] <= t) == s[te]).mean()))
     return {"accuracy": float(np.mean(accs)), "std": float(np.std(accs)), "folds": len(accs),
@@ -166,6 +175,8 @@ def all_pair_distances(emb: np.ndarray, labels: np.ndarray, block: int = 1024) -
     from faceunlock.embed import pairwise_distances
 
     emb, labels = np.asarray(emb, np.float32), np.asarray(labels)
+    if len(emb) < 2:
+        raise CalibrationError(f"need at least 2 embedded faces to compare, got {len(emb)}")
     gen, imp = [], []
     for s in range(0, len(emb), block):
         d = pairwise_distances(emb[s : s + block], emb).astype(np.float32)
@@ -208,10 +219,13 @@ class Calibration:
         path = Path(path)
         try:
             data = json.loads(path.read_text())
+            if not isinstance(data, dict):
+                raise ValueError(f"expected a JSON object, found {type(data).__name__}")
             if data.get("format") != CALIBRATION_FORMAT:
                 raise ValueError(f"format {data.get('format')!r}")
             known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
             cal = cls(**known)
+            cal.threshold = float(cal.threshold)
         except (OSError, ValueError, TypeError, KeyError) as e:
             raise CalibrationError(f"{path}: not a valid calibration file ({e})") from e
         if not (math.isfinite(cal.threshold) and cal.threshold > 0):

@@ -85,6 +85,8 @@ class FaceDetector:
         if self.max_side and max(h, w) > self.max_side:
             scale = self.max_side / max(h, w)
             small = cv2.resize(image, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+        if min(small.shape[:2]) < self._mtcnn.min_face_size:  # MTCNN has no scale to try: it would crash
+            return []
         with torch.inference_mode():
             boxes, probs, points = self._mtcnn.detect(small, landmarks=True)
         if boxes is None:

@@ -40,6 +40,8 @@ def farthest_point_sample(emb: np.ndarray, k: int) -> list[int]:
     best = d[chosen[0]].copy()
     while len(chosen) < k:
         i = int(np.argmax(best))
+        if best[i] <= 0:  # only copies of chosen rows are left
+            break
         chosen.append(i)
         best = np.minimum(best, d[i])
     return chosen

@@ -107,7 +107,10 @@ def detect_files(
     detector: FaceDetector | None = None
     results = []
     for i, path in enumerate(tqdm(files, desc="detect", unit="img", disable=not progress)):
-        cached = cache.get(path) if cache else None
+        try:
+            cached = cache.get(path) if cache else None
+        except OSError:  # vanished or unreadable: load_image below reports it
+            cached = None
         image = None
         if cached is None or keep_images:
             try:

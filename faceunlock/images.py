@@ -52,7 +52,7 @@ def load_image(path: str | Path) -> np.ndarray:
             im = ImageOps.exif_transpose(im)
             if im.mode in ("I;16", "I;16B", "I;16L", "I"):
                 arr = np.asarray(im, dtype=np.uint32)
-                top = 65535 if arr.max(initial=0) > 255 else 255
+                top = 65535 if im.mode.startswith("I;16") or arr.max(initial=0) > 255 else 255
                 arr = (arr.astype(np.float64) * (255.0 / top)).astype(np.uint8)
                 return to_rgb8(arr)
             if im.mode == "F":
@@ -62,5 +62,5 @@ def load_image(path: str | Path) -> np.ndarray:
             return to_rgb8(np.asarray(im))
     except FileNotFoundError as e:
         raise ImageReadError(f"{path}: no such file") from e
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError, SyntaxError) as e:
         raise ImageReadError(f"{path}: cannot decode image ({e.__class__.__name__}: {e})") from e

@@ -23,14 +23,15 @@ def read_pairs(pairs_file: Path, root: Path) -> tuple[list[Pair], list[str]]:
         lines = pairs_file.read_text().splitlines()
     except OSError as e:
         raise DatasetError(f"{pairs_file}: cannot read pairs file ({e})") from e
-    lines = [ln for ln in lines if ln.strip()]
+    numbered = [(i, ln) for i, ln in enumerate(lines, start=1) if ln.strip()]
+    lines = [ln for _, ln in numbered]
     if not lines:
         raise DatasetError(f"{pairs_file}: empty pairs file")
     head = lines[0].split()
     if head[:1] == ["same"] or (len(head) == 3 and "\t" in lines[0] and not head[0].isdigit()):
-        raw = _read_tsv(lines[1:], root, pairs_file)
+        raw = _read_tsv(numbered[1:], root, pairs_file)
     elif len(head) == 2 and all(t.isdigit() for t in head):
-        raw = _read_lfw(lines, root, pairs_file)
+        raw = _read_lfw(numbered, root, pairs_file)
     else:
         raise DatasetError(f"{pairs_file}: unknown pairs format (expected a TSV with a 'same' column or LFW pairs.txt)")
     kept, missing = [], []
@@ -43,9 +44,9 @@ def read_pairs(pairs_file: Path, root: Path) -> tuple[list[Pair], list[str]]:
     return kept, sorted(set(missing))
 
 
-def _read_tsv(lines: list[str], root: Path, src: Path) -> list[Pair]:
+def _read_tsv(lines: list[tuple[int, str]], root: Path, src: Path) -> list[Pair]:
     out = []
-    for n, line in enumerate(lines, start=2):
+    for n, line in lines:
         parts = line.split("\t")
         if len(parts) != 3 or parts[0] not in ("0", "1"):
             raise DatasetError(f"{src}:{n}: expected 'same<TAB>image_a<TAB>image_b', got {line!r}")
@@ -57,19 +58,22 @@ def _lfw_path(root: Path, name: str, idx: str) -> Path:
     return root / name / f"{name}_{int(idx):04d}.jpg"
 
 
-def _read_lfw(lines: list[str], root: Path, src: Path) -> list[Pair]:
-    folds, per = (int(t) for t in lines[0].split())
+def _read_lfw(lines: list[tuple[int, str]], root: Path, src: Path) -> list[Pair]:
+    folds, per = (int(t) for t in lines[0][1].split())
     body = lines[1:]
     if len(body) != folds * 2 * per:
         raise DatasetError(f"{src}: header says {folds}×{2 * per} pairs but {len(body)} lines follow")
     out = []
-    for n, line in enumerate(body):
+    for n, (lineno, line) in enumerate(body):
         t = line.split()
         fold = n // (2 * per)
-        if len(t) == 3:
-            out.append(Pair(_lfw_path(root, t[0], t[1]), _lfw_path(root, t[0], t[2]), True, fold))
-        elif len(t) == 4:
-            out.append(Pair(_lfw_path(root, t[0], t[1]), _lfw_path(root, t[2], t[3]), False, fold))
-        else:
-            raise DatasetError(f"{src}:{n + 2}: expected 'name n1 n2' or 'name1 n1 name2 n2', got {line!r}")
+        try:
+            if len(t) == 3:
+                out.append(Pair(_lfw_path(root, t[0], t[1]), _lfw_path(root, t[0], t[2]), True, fold))
+            elif len(t) == 4:
+                out.append(Pair(_lfw_path(root, t[0], t[1]), _lfw_path(root, t[2], t[3]), False, fold))
+            else:
+                raise ValueError(f"{len(t)} fields")
+        except ValueError as e:
+            raise DatasetError(f"{src}:{lineno}: expected 'name n1 n2' or 'name1 n1 name2 n2', got {line!r}") from e
     return out

@@ -147,6 +147,10 @@ def load_weights_file(path: Path, device: str = "cpu", allow_untrained: bool | N
         from faceunlock.backbones.inception import looks_untrained
 
         untrained = untrained or looks_untrained(bb.net)
+    elif arch == "dlib-resnet34":
+        from faceunlock.backbones.dlib_resnet import looks_untrained as dlib_looks_untrained
+
+        untrained = untrained or dlib_looks_untrained(bb.net)
     allow = allow_untrained_default() if allow_untrained is None else allow_untrained
     if untrained and not allow:
         raise WeightsError(

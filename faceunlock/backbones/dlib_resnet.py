@@ -153,6 +153,12 @@ class DlibResNet34(nn.Module):
 
 
 # -- weights --------------------------------------------------------------------------------------------------
+def looks_untrained(net: DlibResNet34) -> bool:
+    """Every ChannelAffine still at its initial identity (weight 1, bias 0): the net never saw a face."""
+    affines = [m for m in net.modules() if isinstance(m, ChannelAffine)]
+    return all(bool(torch.all(m.weight == 1) and torch.all(m.bias == 0)) for m in affines)
+
+
 def _state_key(tf_name: str) -> str:
     """Manifest tensor name → DlibResNet34 state-dict key (e.g. conv32_1/conv1/scale/weights → ….scale.weight)."""
     if tf_name == "fc":

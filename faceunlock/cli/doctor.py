@@ -44,9 +44,14 @@ def checks(weights: str = "auto", device: str = "cpu", source: str = "0") -> lis
             add("calibration", False, str(e), "faceunlock calibrate DATASET_DIR")
     try:
         from faceunlock.secrets import get_or_create_store_key, has_password
+        from faceunlock.store import TemplateStore
 
-        get_or_create_store_key(create=False)
-        add("keyring", True, "Secret Service reachable; fallback password " + ("set" if has_password() else "not set"))
+        pw = has_password()  # reaches the keyring: raises KeyringError when absent or locked
+        users = TemplateStore().users()
+        if users:
+            get_or_create_store_key(create=False)  # the key that opens the existing templates is there
+        add("keyring", True, f"Secret Service reachable; {len(users)} user(s) enrolled; fallback password "
+            + ("set" if pw else "not set (the enrolment wizard sets it)"))  # fmt: skip
     except Exception as e:
         add("keyring", False, str(e), "start gnome-keyring (or another Secret Service) in your session")
     try:

@@ -20,7 +20,7 @@ class Result:
         return json.loads(self.out)
 
 
-def faceunlock(*args: str | Path, home: Path | None = None, env: dict | None = None, timeout: float = 900) -> Result:
+def faceunlock(*args: str | Path, home: Path | None = None, env: dict | None = None, timeout: float = 2400) -> Result:
     e = dict(os.environ)
     e.update(env or {})
     cmd = [sys.executable, "-m", "faceunlock"]

@@ -19,6 +19,7 @@ def home(tmp_path_factory):
     return tmp_path_factory.mktemp("datasets-home")
 
 
+@pytest.mark.timeout(2400)
 def test_alignment_succeeds_on_99_percent_of_lfw_dev(home, tmp_path):
     r = faceunlock("align", need("lfw-dev"), tmp_path / "aligned", "--json", home=home)
     assert r.rc == 0, r.err
