@@ -30,6 +30,8 @@ class Decision:
     required: int = 0
     model: str = ""
     rejected_frames: dict[str, int] = field(default_factory=dict)  # quality reason → count
+    liveness: float | None = None  # mean live-face probability of the last window, when liveness ran
+    spoof: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -27,7 +27,7 @@ def run(args) -> int:
 
     validate_user(args.user)
     store = open_store()
-    engine = Engine.load(args.weights, args.device)
+    engine = Engine.load(args.weights, args.device, liveness=False)
     session = EnrollmentSession(engine.processor, engine.calibration, target_frames=args.frames)
     with open_cli_source(args, limit=args.max_frames) as src:
         for frame in src:

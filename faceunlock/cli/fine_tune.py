@@ -96,7 +96,7 @@ def config_from_args(args: argparse.Namespace):
         val=path(args.val), val_fraction=args.val_fraction, base=args.base, arch=args.arch,
         train_layers=args.train_layers, freeze_bn=args.freeze_bn, mining=args.mining, distance=args.distance,
         margin=args.margin, p=args.p, k=args.k, negatives_per_batch=args.negatives_per_batch, epochs=args.epochs,
-        max_steps_per_epoch=args.max_steps_per_epoch, lr=args.lr, weight_decay=args.weight_decay,
+        max_steps_per_epoch=args.max_steps_per_epoch, lr=args.lr, weight_decay=args.weight_decay, l2_sp=args.l2_sp,
         warmup_epochs=args.warmup_epochs, patience=args.patience, monitor=args.monitor, target_far=args.target_far,
         device=args.device, amp=args.amp, augment=args.augment, seed=args.seed, resume=args.resume,
         overwrite=args.overwrite, progress=not args.no_progress,
@@ -119,6 +119,8 @@ def check_args(args: argparse.Namespace) -> None:
         raise ValueError("--target-far must be between 0 and 1")
     if args.epochs < 0 or args.patience < 1:
         raise ValueError("--epochs must be ≥ 0 and --patience ≥ 1")
+    if args.l2_sp is not None and args.l2_sp < 0:
+        raise ValueError("--l2-sp must be ≥ 0")
     if args.margin is not None and args.margin <= 0:
         raise ValueError("--margin must be positive")
 

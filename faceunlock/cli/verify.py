@@ -16,6 +16,8 @@ def add_parser(sub) -> None:
     p.add_argument("--required", type=int, default=3, help="matching frames needed (default 3)")
     p.add_argument("--window", type=int, default=5, help="…within this many consecutive usable frames (default 5)")
     p.add_argument("--timeout", type=float, default=None, metavar="S", help="give up after S seconds")
+    p.add_argument("--no-liveness", action="store_true",
+                   help="skip the photo/screen check (MiniFASNet); only for cameras where it misjudges live faces")  # fmt: skip
     add_json(p)
     p.set_defaults(func=run)
 
@@ -32,7 +34,7 @@ def run(args) -> int:
         from faceunlock.errors import StoreError
 
         raise StoreError(f"no templates for '{args.user}': enrol first (faceunlock enroll {args.user} --source …)")
-    engine = Engine.load(args.weights, args.device)
+    engine = Engine.load(args.weights, args.device, liveness=not args.no_liveness)
     templates = user_templates(store, args.user, engine.backbone)
     with open_cli_source(args) as src:
         decision = authenticate(engine, templates, src, lockout=Lockout(), max_frames=args.frames,

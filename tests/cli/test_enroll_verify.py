@@ -59,6 +59,21 @@ def test_other_people_are_rejected(enrolled):
     assert min(d["distances"]) > d["threshold"]
 
 
+def test_a_phone_replay_of_the_same_person_is_rejected(enrolled):
+    """fake.mp4 replays alice on a phone: the face matches, liveness must say no (Howdy would unlock).
+    Its first 27 frames show the presenter's own live face beside the phone, so they are skipped."""
+    fake = need("liveness", "webcam-replay", "fake.mp4")
+    r = faceunlock("verify", "alice", "--source", fake, "--skip", "27", "--json", home=enrolled)
+    assert r.rc == 1, r.out + r.err
+    d = r.json()
+    assert d["accepted"] is False and d["spoof"] is True
+    assert d["liveness"] < 0.5
+    assert "presentation attack" in d["reason"]
+    # without the liveness gate the same frames match the face: the gate is what stops the replay
+    r = faceunlock("verify", "alice", "--source", fake, "--skip", "27", "--no-liveness", "--json", home=enrolled)
+    assert r.json()["matches"] >= 1
+
+
 def test_tampered_store_is_exit_2_and_never_accepts(enrolled, tmp_path):
     home = tmp_path / "home"
     shutil.copytree(enrolled, home)
