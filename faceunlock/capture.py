@@ -72,6 +72,14 @@ class VideoCaptureSource(FrameSource):
             return None
         return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
 
+    def skip(self, n: int) -> int:
+        """Drop n frames without decoding or pacing them (grab only); returns how many were dropped."""
+        dropped = 0
+        while self._cap is not None and dropped < n and self._cap.grab():
+            dropped += 1
+        self._next_t = time.monotonic()
+        return dropped
+
     def close(self) -> None:
         if self._cap is not None:
             self._cap.release()
@@ -114,6 +122,8 @@ class SlicedSource(FrameSource):
     def read(self) -> np.ndarray | None:
         if self.limit is not None and self._given >= self.limit:
             return None
+        if self._seen < self.skip and isinstance(self.inner, VideoCaptureSource):
+            self._seen += self.inner.skip(self.skip - self._seen)  # fast: no decode, no realtime pacing
         while True:
             frame = self.inner.read()
             if frame is None:

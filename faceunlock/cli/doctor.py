@@ -43,6 +43,13 @@ def checks(weights: str = "auto", device: str = "cpu", source: str = "0") -> lis
         except Exception as e:
             add("calibration", False, str(e), "faceunlock calibrate DATASET_DIR")
     try:
+        from faceunlock.liveness import DEFAULT_THRESHOLD, MODEL_DIR, LivenessChecker
+
+        LivenessChecker.load(device=device)
+        add("liveness", True, f"MiniFASNet V2 + V1SE from {MODEL_DIR} (live at ≥ {DEFAULT_THRESHOLD})")
+    except Exception as e:
+        add("liveness", False, str(e), "restore models/anti-spoof-minifasnet/ from the repository")
+    try:
         from faceunlock.secrets import get_or_create_store_key, has_password
         from faceunlock.store import TemplateStore
 

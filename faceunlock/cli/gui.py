@@ -6,6 +6,7 @@ PySide6 and torch are imported only when the command runs, so `faceunlock --help
 from __future__ import annotations
 
 import argparse
+import sys
 
 from faceunlock.cli.common import add_weights
 
@@ -25,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     from faceunlock.cli.lock import check_display
 
     if (problem := check_display()) is not None:
-        print(f"faceunlock: error: {problem}")
+        print(f"faceunlock: error: {problem}", file=sys.stderr)
         return 2
     from faceunlock.gui.app import run_app
 

@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
             return 2
     except KeyringError as e:
         raise KeyringError(f"not locking: the fallback password could not be checked. {e}") from e
-    from faceunlock.gui.lockscreen import run_lock
+    from faceunlock.gui.lock_process import run_lock
 
     return run_lock(user, args.source or settings.source, weights=args.weights, device=args.device,
                     window=window, required=required_matches(window), rearm_s=max(0.0, args.face_delay),

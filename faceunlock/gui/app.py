@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 from faceunlock.gui.settings import Settings
 from faceunlock.gui.status import SystemStatus
 from faceunlock.gui.theme import APP_STYLE, STATUS_ICONS, app_icon
-from faceunlock.gui.workers import ENGINES, retire, run_async, wait_retired
+from faceunlock.gui.workers import ENGINES, GuiThreadGC, retire, run_async, wait_children, wait_retired
 
 STATUS_KEYS = [("model", "Face model"), ("calibration", "Calibration"), ("keyring", "Keyring"), ("camera", "Camera")]
 
@@ -124,6 +124,8 @@ class MainWindow(QMainWindow):
         self.store_problem.hide()
         sl.addWidget(self.store_problem)
         sl.addStretch(1)
+        self.login_note = QLabel("", objectName="muted", wordWrap=True)
+        sl.addWidget(self.login_note)
         body.addWidget(status_card, 5)
 
         users_card, ul = _card()
@@ -166,7 +168,8 @@ class MainWindow(QMainWindow):
             line.set("busy", "Checking…")
         self.refresh_btn.setEnabled(False)
         settings, weights, device = self.settings, self.weights, self.device
-        self._checking = run_async(self, lambda: check_all(settings, weights, device), self._show_status,
+        loaded = ENGINES.peek(weights, device)  # the model does not change while the app runs: load it once
+        self._checking = run_async(self, lambda: check_all(settings, weights, device, loaded), self._show_status,
                                    self._status_failed)  # fmt: skip
 
     def _show_status(self, status: SystemStatus) -> None:
@@ -184,16 +187,54 @@ class MainWindow(QMainWindow):
         selected = self.selected_user()
         self.users.clear()
         for u in status.users:
-            text = u.name + ("\n" + ", ".join(u.appearances) if u.appearances else "")
-            if u.problem:
-                text = f"{u.name}\n⚠ {u.problem}"
-            item = QListWidgetItem(text)
-            item.setData(Qt.ItemDataRole.UserRole, u.name)
-            self.users.addItem(item)
+            item = self._user_item(u)
             if u.name == selected or (selected is None and self.users.count() == 1):
                 item.setSelected(True)
         self.empty_hint.setVisible(not status.users)
+        self._show_login_note()
         self._update_actions()
+
+    def _user_item(self, u) -> QListWidgetItem:
+        item = QListWidgetItem()
+        item.setData(Qt.ItemDataRole.UserRole, u.name)
+        box = QWidget()
+        box.setStyleSheet("background: transparent;")
+        lay = QVBoxLayout(box)
+        lay.setContentsMargins(10, 8, 10, 8)
+        lay.setSpacing(2)
+        name = QLabel(u.name, objectName="section")
+        if u.problem:
+            detail = QLabel(f"Cannot read this face data: {u.problem}", objectName="error", wordWrap=True)
+        else:
+            n = len(u.appearances)
+            detail = QLabel(f"{n} appearance{'s' if n != 1 else ''}: {', '.join(u.appearances)}", objectName="muted",
+                            wordWrap=True)  # fmt: skip
+        detail.setProperty("role", "detail")
+        lay.addWidget(name)
+        lay.addWidget(detail)
+        item.setSizeHint(box.sizeHint())
+        self.users.addItem(item)
+        self.users.setItemWidget(item, box)
+        return item
+
+    def user_rows(self) -> list[tuple[str, str]]:
+        """(name, the line under it) for each listed user, as shown."""
+        rows = []
+        for i in range(self.users.count()):
+            item = self.users.item(i)
+            labels = self.users.itemWidget(item).findChildren(QLabel)
+            rows.append((item.data(Qt.ItemDataRole.UserRole), labels[-1].text()))
+        return rows
+
+    def _show_login_note(self) -> None:
+        from faceunlock.system import autostart
+
+        try:
+            on = bool(autostart.status()["enabled"])
+        except (OSError, ValueError, RuntimeError):
+            on = False
+        self.login_note.setText("The screen locks when you log in (change it in Settings)." if on else
+                                "The screen does not lock at login; you can turn that on in Settings.")  # fmt: skip
 
     def _status_failed(self, message: str) -> None:
         self._checking = None
@@ -288,9 +329,12 @@ def run_app(weights: str = "auto", device: str = "cpu", source: str | None = Non
     settings = Settings.load()
     if source:
         settings.source = source  # this run only; Settings saves it if the user presses Save there
+    collector = GuiThreadGC(parent=app)
+    collector.start()
     win = MainWindow(settings, weights, device)
     win.show()
     code = app.exec()
+    wait_children(win)
     wait_retired()
     return code
 

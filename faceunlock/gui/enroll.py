@@ -7,9 +7,7 @@ the very end, so Cancel, a closed window or a crash leaves any previous enrolmen
 from __future__ import annotations
 
 import getpass
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
@@ -28,107 +26,15 @@ from PySide6.QtWidgets import (
 )
 
 from faceunlock.gui.camera_view import CameraView
-from faceunlock.gui.poses import PoseCoverage, PoseGate
+from faceunlock.gui.enroll_capture import EnrollSummary, EnrollThread
 from faceunlock.gui.theme import APP_STYLE, COLORS, app_icon
-from faceunlock.gui.workers import FrameThread, PreviewFrame, retire, run_async
+from faceunlock.gui.workers import PreviewFrame, retire, run_async
 
 if TYPE_CHECKING:
-    import numpy as np
-
     from faceunlock.auth import Engine
-    from faceunlock.pipeline import FrameResult
 
 MIN_PASSWORD = 6
 APPEARANCES = ["glasses", "beard", "hat", "contact lenses off", "other"]
-
-
-@dataclass
-class EnrollSummary:
-    user: str
-    label: str
-    templates: int
-    frames_seen: int
-    frames_usable: int
-    poses: list[tuple[str, str, int, int]]
-    model: str
-
-
-class EnrollThread(FrameThread):
-    """Feeds frames to EnrollmentSession through the pose gate; at the end embeds and saves (in this thread)."""
-
-    progress = Signal(object)  # dict: fraction, poses, prompt, captured
-    completed = Signal(object)  # EnrollSummary
-    enroll_failed = Signal(str)
-
-    def __init__(self, source: str, engine_provider: Callable[[], Engine], user: str, label: str, replace: bool,
-                 **kw) -> None:  # fmt: skip
-        super().__init__(source, engine_provider, **kw)
-        self.user, self.label, self.replace = user, label, replace
-        self.coverage = PoseCoverage()
-        self.session = None
-        self._cancel = threading.Event()
-        self._finish = threading.Event()
-
-    def cancel(self) -> None:
-        self._cancel.set()
-        self.requestInterruption()
-
-    def finish_now(self) -> None:
-        """Stop capturing and enrol with the frames so far (allowed once the frontal quota is met)."""
-        self._finish.set()
-        self.requestInterruption()
-
-    def prepare(self, engine: Engine) -> None:
-        from faceunlock.enrollment import EnrollmentSession
-
-        self.session = EnrollmentSession(PoseGate(engine.processor, self.coverage), engine.calibration,
-                                         target_frames=self.coverage.total)  # fmt: skip
-        self.status.emit("ready", self.coverage.next_prompt())
-
-    def process(self, engine: Engine, frame: np.ndarray) -> tuple[FrameResult | None, str]:
-        s = self.session
-        before = len(s.chips)
-        r = s.offer(frame)
-        captured = len(s.chips) > before
-        if captured:
-            self.coverage.add(r.quality.yaw)
-        self.progress.emit({"fraction": self.coverage.captured / self.coverage.total, "captured": captured,
-                            "poses": self.coverage.snapshot(), "prompt": self.coverage.next_prompt(),
-                            "can_finish": self.coverage.basics_done})  # fmt: skip
-        if s.done:
-            self._finish.set()
-            self.requestInterruption()
-        return r, "captured" if captured else ""
-
-    def after_loop(self, engine: Engine) -> None:
-        if self._cancel.is_set() or self.session is None:
-            return
-        from faceunlock.enrollment import EnrollmentError
-
-        self.status.emit("saving", "Saving your face data…")
-        try:
-            result = self.session.finish()
-        except EnrollmentError as e:
-            self.enroll_failed.emit(str(e))
-            return
-        if self._cancel.is_set():
-            return
-        self._save(engine, result)
-        self.completed.emit(EnrollSummary(self.user, self.label, len(result.embeddings), result.frames_seen,
-                                          result.frames_usable, self.coverage.snapshot(), engine.backbone.name))  # fmt: skip
-
-    def _save(self, engine: Engine, result) -> None:
-        from faceunlock.store import TemplateEntry, TemplateStore, UserTemplates
-
-        bb = engine.backbone
-        entry = TemplateEntry.create(result.embeddings, bb.name, bb.sha256, self.label)
-        store = TemplateStore()
-        if self.replace or not store.exists(self.user):
-            store.save(UserTemplates(self.user, [entry]))
-        else:  # another appearance: a new "glasses" replaces an older "glasses", others stay
-            current = store.load(self.user)
-            current.entries = [e for e in current.entries if e.label != self.label] + [entry]
-            store.save(current)
 
 
 def _label(text: str, name: str = "", wrap: bool = True) -> QLabel:
@@ -152,6 +58,7 @@ class EnrollWizard(QDialog):
         self.engine_provider, self.source, self.mode = engine_provider, source, mode
         self.realtime, self.skip = realtime, skip
         self.needs_password: bool | None = None
+        self._asks_password = False  # fixed once known, so the step numbers do not shift
         self.thread: EnrollThread | None = None
         self.summary: EnrollSummary | None = None
         self.setWindowTitle("Add an appearance" if mode == "add" else "Set up face unlock")
@@ -173,7 +80,11 @@ class EnrollWizard(QDialog):
         buttons.addStretch(1)
         buttons.addWidget(self.next_btn)
         lay = QVBoxLayout(self)
-        lay.setContentsMargins(28, 24, 28, 20)
+        lay.setContentsMargins(28, 18, 28, 20)
+        self.steps = QLabel(objectName="muted")
+        self.steps.setTextFormat(Qt.TextFormat.RichText)
+        lay.addWidget(self.steps)
+        lay.addSpacing(6)
         lay.addWidget(self.stack, 1)
         lay.addLayout(buttons)
         self._go(self.WELCOME)
@@ -184,6 +95,11 @@ class EnrollWizard(QDialog):
         page = QWidget()
         lay = QVBoxLayout(page)
         add = self.mode == "add"
+        icon = QLabel()
+        if not app_icon().isNull():
+            icon.setPixmap(app_icon().pixmap(72, 72))
+        lay.addWidget(icon)
+        lay.addSpacing(6)
         lay.addWidget(_label("Add another appearance" if add else "Set up face unlock", "title"))
         lay.addWidget(_label(
             "Enrol how you look with glasses, a beard or a hat, so face unlock keeps recognising you."
@@ -268,6 +184,11 @@ class EnrollWizard(QDialog):
     def _done_page(self) -> QWidget:
         page = QWidget()
         lay = QVBoxLayout(page)
+        self.done_mark = QLabel(alignment=Qt.AlignmentFlag.AlignLeft)
+        self.done_mark.setFixedSize(64, 64)
+        lay.addSpacing(12)
+        lay.addWidget(self.done_mark)
+        lay.addSpacing(8)
         self.done_title = _label("", "title")
         self.done_text = _label("")
         self.done_text.setTextFormat(Qt.TextFormat.RichText)
@@ -282,8 +203,27 @@ class EnrollWizard(QDialog):
     def page(self) -> int:
         return self.stack.currentIndex()
 
+    def _show_steps(self, index: int) -> None:
+        """A breadcrumb ("Who · Password · Your face · Done") so people know how far they are."""
+        names = [
+            (self.WELCOME, "Who"),
+            (self.PASSWORD, "Password"),
+            (self.CAPTURE, "Your face"),
+            (self.DONE, "Done"),
+        ]
+        if not self._asks_password:
+            names = [n for n in names if n[0] != self.PASSWORD]
+        parts = []
+        for i, (page, name) in enumerate(names, 1):
+            style = (
+                f"color:{COLORS['accent']}; font-weight:600" if page == index else f"color:{COLORS['muted']}"
+            )
+            parts.append(f"<span style='{style}'>{i}&nbsp;&nbsp;{name}</span>")
+        self.steps.setText(" &nbsp;&nbsp;—&nbsp;&nbsp; ".join(parts))
+
     def _go(self, index: int) -> None:
         self.stack.setCurrentIndex(index)
+        self._show_steps(index)
         self.next_btn.setText({self.CAPTURE: "Capturing…", self.DONE: "Close"}.get(index, "Next"))
         self.next_btn.setEnabled(index == self.DONE)
         self.cancel_btn.setVisible(index != self.DONE)
@@ -307,15 +247,14 @@ class EnrollWizard(QDialog):
 
     # -- welcome -------------------------------------------------------------------------------------------
     @staticmethod
-    def _check_keyring() -> tuple[bool, bool]:
+    def _check_keyring() -> bool:
         from faceunlock.secrets import has_password
-        from faceunlock.store import TemplateStore
 
-        store = TemplateStore()
-        return has_password(), bool(store.users())
+        return has_password()
 
-    def _keyring_checked(self, res: tuple[bool, bool]) -> None:
-        self.needs_password = not res[0]
+    def _keyring_checked(self, has_password: bool) -> None:
+        self.needs_password = self._asks_password = not has_password
+        self._show_steps(self.page)
         self._validate_welcome()
 
     def _keyring_failed(self, message: str) -> None:
@@ -359,7 +298,9 @@ class EnrollWizard(QDialog):
         elif b and a != b:
             self.pw_note.setText("The two passwords differ.")
         else:
-            self.pw_note.setText("")
+            self.pw_note.setText("✓ The passwords match." if ok else "")
+        colour = COLORS["bad"] if b and a != b else COLORS["good"] if ok else COLORS["muted"]
+        self.pw_note.setStyleSheet(f"color: {colour};")
         self.next_btn.setEnabled(ok)
 
     def _set_password(self) -> None:
@@ -415,6 +356,8 @@ class EnrollWizard(QDialog):
         r = frame.result
         if frame.note == "captured":
             self.view.set_guidance("Got it", ok=True)
+        elif r is not None and r.quality is not None and r.quality.reasons == ["pose already captured"]:
+            self.view.set_guidance("")  # the instruction above already says which pose is missing
         elif r is not None:
             self.view.set_guidance(r.message if not r.usable else "Hold still")
 
@@ -437,6 +380,7 @@ class EnrollWizard(QDialog):
         self.summary = summary
         poses = ", ".join(f"{label.lower()} {count}" for _, label, count, _ in summary.poses)
         what = "Face unlock is ready" if self.mode == "new" else f"Appearance “{summary.label}” added"
+        self._set_mark(True)
         self.done_title.setText(what)
         self.done_text.setText(
             f"<p><b>{summary.user}</b> is enrolled: {summary.templates} templates from {summary.frames_usable} "
@@ -452,7 +396,15 @@ class EnrollWizard(QDialog):
     def _on_failed(self, message: str) -> None:
         self._show_failure("The camera or the face model failed", message)
 
+    def _set_mark(self, ok: bool) -> None:
+        colour = COLORS["good"] if ok else COLORS["bad"]
+        self.done_mark.setText("✓" if ok else "!")
+        self.done_mark.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.done_mark.setStyleSheet(f"background: {colour}; color: white; border-radius: 32px; font-size: 28pt;"
+                                     "font-weight: 700;")  # fmt: skip
+
     def _show_failure(self, title: str, message: str) -> None:
+        self._set_mark(False)
         self.done_title.setText(title)
         self.done_text.setText(f"<p>{message}</p><p>Nothing was changed: any earlier enrolment is kept as it was. "
                                "Check the light and the camera, then try again.</p>")  # fmt: skip

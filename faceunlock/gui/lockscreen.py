@@ -5,13 +5,11 @@ swallowed (and the keyboard and mouse are grabbed on X11, so the window manager 
 in the face thread (no camera, no model, no templates, an exception) only turns face unlock off: the screen stays
 locked and the password keeps working. The password and the face share one back-off (faceunlock.lockout).
 
-Face unlock is not armed at once (Howdy's most-reported flaw is re-unlocking while the user is still seated
-right after locking): it waits until the face has left the frame or `rearm_s` seconds of frames have passed.
+The face side (re-arm delay, attempts, liveness, lockout) is faceunlock.gui.face_unlock.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -28,103 +26,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from faceunlock.gui.face_unlock import DEFAULT_REARM_S, FaceUnlockThread
 from faceunlock.gui.theme import COLORS, app_icon
-from faceunlock.gui.workers import FrameThread, run_async
+from faceunlock.gui.workers import run_async, wait_children
 
 if TYPE_CHECKING:
-    import numpy as np
-
     from faceunlock.auth import Engine
     from faceunlock.lockout import Lockout
-    from faceunlock.pipeline import FrameResult
 
-DEFAULT_REARM_S = 4.0
-ABSENT_FRAMES_TO_ARM = 3  # consecutive frames without a face = the user stepped away
 GRAB_RETRY_MS = 200
 
 
 def format_wait(seconds: float) -> str:
     s = max(0, int(seconds + 0.999))
     return f"{s // 60}:{s % 60:02d}"
-
-
-class FaceUnlockThread(FrameThread):
-    """Arms after the re-arm delay, then runs AuthSession attempts; records face failures in the lockout.
-
-    An attempt is `2 × window` usable frames; one that ends without `required` matches in a `window` counts as
-    one failure (frames without a usable face never do, so an empty room does not lock the owner out).
-    """
-
-    accepted = Signal(object)  # verify.Decision
-    attempt_failed = Signal(object)
-
-    def __init__(self, source: str, engine_provider: Callable[[], Engine], user: str, lockout: Lockout, *,
-                 window: int = 5, required: int = 3, rearm_s: float = DEFAULT_REARM_S, realtime: bool = True,
-                 skip: int = 0, parent: QObject | None = None) -> None:  # fmt: skip
-        super().__init__(source, engine_provider, realtime=realtime, skip=skip, parent=parent)
-        self.user, self.lockout = user, lockout
-        self.decision_window, self.required, self.rearm_s = window, required, rearm_s
-        self.templates = None
-        self.armed = False
-        self._first_frame_t: float | None = None
-        self._absent = 0
-        self._session = None
-        self._last_status = ""
-
-    def _status(self, kind: str, text: str) -> None:
-        if text != self._last_status:  # one signal per change, not per frame
-            self._last_status = text
-            self.status.emit(kind, text)
-
-    def prepare(self, engine: Engine) -> None:
-        from faceunlock.auth import user_templates
-        from faceunlock.store import TemplateStore
-
-        self.templates = user_templates(TemplateStore(), self.user, engine.backbone)
-
-    def paused(self) -> bool:
-        if self.lockout.seconds_remaining() > 0:
-            self._session = None
-            self._status("paused", "Face unlock is paused after too many failed attempts")
-            return True
-        return False
-
-    def process(self, engine: Engine, frame: np.ndarray) -> tuple[FrameResult | None, str]:
-        now = time.monotonic()
-        if not self.armed:
-            r = engine.processor.analyze(frame)
-            self._first_frame_t = self._first_frame_t or now
-            self._absent = self._absent + 1 if r.face is None else 0
-            left = self.rearm_s - (now - self._first_frame_t)
-            if self._absent >= ABSENT_FRAMES_TO_ARM or left <= 0:
-                self.armed = True
-                self._status("scanning", "Looking for your face…")
-            else:
-                self._status("waiting", f"Face unlock starts in {left:.0f} s, or as soon as you step away")
-            return r, "waiting"
-        from faceunlock.auth import AuthSession
-
-        if self._session is None:
-            self._session = AuthSession(engine, self.templates, self.required, self.decision_window)
-        s = self._session
-        r = s.offer(frame)
-        if s.accepted and not self.paused():
-            self.lockout.record_success()
-            self._status("matched", "Face recognised")
-            self.accepted.emit(s.decision())
-            self.requestInterruption()
-            return r, "matched"
-        if len(s.verifier.distances) >= 2 * self.decision_window:
-            self.lockout.record_failure()
-            self.attempt_failed.emit(s.decision("attempt over"))
-            self._session = None
-            self._status("scanning", "Face not recognised. Still looking… (or type your password)")
-            return r, "no match"
-        if not r.usable:
-            self._status("scanning", r.message)
-        else:
-            self._status("scanning", "Looking for your face…")
-        return r, ""
 
 
 class LockPanel(QWidget):
@@ -135,7 +50,7 @@ class LockPanel(QWidget):
     def __init__(self, user: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("lockpanel")
-        self.setFixedWidth(440)
+        self.setFixedWidth(540)
         lay = QVBoxLayout(self)
         lay.setSpacing(10)
         self.clock = QLabel(objectName="clock", alignment=Qt.AlignmentFlag.AlignCenter)
@@ -175,7 +90,7 @@ class LockPanel(QWidget):
             QLabel#clock {{ font-size: 64pt; font-weight: 300; }}
             QLabel#date {{ font-size: 15pt; color: {COLORS["muted_on_dark"]}; }}
             QLabel#user {{ font-size: 18pt; font-weight: 600; }}
-            QLabel#face {{ font-size: 12pt; color: {COLORS["muted_on_dark"]}; }}
+            QLabel#face {{ font-size: 12pt; color: {COLORS["muted_on_dark"]}; min-height: 2.8em; }}
             QLabel#detail {{ font-size: 9pt; color: {COLORS["muted_on_dark"]}; }}
             QLabel#message {{ font-size: 11pt; min-height: 2.6em; }}
             QLineEdit {{ font-size: 13pt; padding: 9px 14px; border-radius: 8px; color: white;
@@ -318,6 +233,7 @@ class LockScreen(QObject):
         self._timer = QTimer(self, interval=250)
         self._timer.timeout.connect(self._tick)
         self._backoff_shown = False
+        self.grabbed = False  # keyboard and mouse grabbed (X11 only)
 
     # -- locking ---------------------------------------------------------------------------------------------
     def lock(self) -> None:
@@ -364,6 +280,7 @@ class LockScreen(QObject):
             return
         handle = self.windows[0].windowHandle()
         ok = handle is not None and handle.setKeyboardGrabEnabled(True) and handle.setMouseGrabEnabled(True)
+        self.grabbed = bool(ok)
         if not ok and QGuiApplication.platformName() == "xcb":  # other platforms never grant it: try once
             QTimer.singleShot(GRAB_RETRY_MS, self._grab)
 
@@ -427,7 +344,9 @@ class LockScreen(QObject):
     def _password_checked(self, ok: bool) -> None:
         self.checking = False
         self.panel.password.clear()
-        if ok and self.locked:
+        if not self.locked:  # the face got there first
+            return
+        if ok:
             self._unlock("password")
             return
         self.panel.set_message("Wrong password.")
@@ -480,64 +399,13 @@ class LockScreen(QObject):
         self.unlocked.emit(how)
 
     def shutdown(self, wait_ms: int = 10000) -> None:
-        """Stop the face thread (tests and the CLI call this before the process ends)."""
+        """Stop the face thread and let a password check finish (tests and the CLI call this at the end)."""
         if self.face_thread is not None:
             self.face_thread.stop(wait_ms)
+        wait_children(self, wait_ms)
         self._timer.stop()
         if QApplication.instance() is not None:
             try:
                 QGuiApplication.instance().screenAdded.disconnect(self._screen_added)
             except (RuntimeError, TypeError):
                 pass
-
-
-def seconds_since_process_start() -> float | None:
-    """Wall time since this process was created (Linux /proc), to report how fast the lock appeared."""
-    import os
-
-    try:
-        with open("/proc/self/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        with open("/proc/uptime") as f:
-            uptime = float(f.read().split()[0])
-        return uptime - int(fields[19]) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def run_lock(user: str, source: str, *, weights: str = "auto", device: str = "cpu", window: int = 5,
-             required: int = 3, rearm_s: float = DEFAULT_REARM_S, skip: int = 0) -> int:  # fmt: skip
-    """The `faceunlock lock` process: windows first, model later; returns 0 only once unlocked."""
-    import os
-    import signal
-    import sys
-
-    from faceunlock.gui.workers import ENGINES, wait_retired
-
-    for sig in (signal.SIGINT, signal.SIGQUIT, signal.SIGTSTP):  # keyboard signals from a terminal
-        signal.signal(sig, signal.SIG_IGN)
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    app.setApplicationName("faceunlock")
-    app.setStyle("Fusion")
-    app.setQuitOnLastWindowClosed(False)
-    lock = LockScreen(user, source, lambda: ENGINES.get(weights, device), window=window, required=required,
-                      rearm_s=rearm_s, skip=skip)  # fmt: skip
-
-    def shown() -> None:
-        t = seconds_since_process_start()
-        print(f"faceunlock lock: screen locked for {user}" + (f" ({t:.2f} s after start)" if t else ""),
-              file=sys.stderr, flush=True)  # fmt: skip
-
-    lock.on_first_paint = shown
-    lock.unlocked.connect(lambda how: app.quit())
-    lock.lock()
-    app.exec()
-    how = lock.unlocked_by
-    lock.shutdown(wait_ms=3000)
-    if not wait_retired(3000) or (lock.face_thread is not None and lock.face_thread.isRunning()):
-        # the model is still loading in its thread: nothing left to protect, leave without waiting for it
-        sys.stderr.flush()
-        os._exit(0 if how else 2)
-    if how:
-        print(f"faceunlock lock: unlocked by {how}", file=sys.stderr)
-    return 0 if how else 2

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 
 class RecognitionThread(FrameThread):
-    """One attempt: stops at acceptance or after `2 × window` usable frames; emits the Decision."""
+    """One attempt: stops at acceptance, a photo/screen verdict, or `2 × window` usable frames; emits the Decision."""
 
     decided = Signal(object)
 
@@ -44,7 +44,7 @@ class RecognitionThread(FrameThread):
     def process(self, engine: Engine, frame: np.ndarray) -> tuple[FrameResult | None, str]:
         s = self.session
         r = s.offer(frame)
-        if s.accepted or len(s.verifier.distances) >= 2 * self.decision_window:
+        if s.finished or len(s.verifier.distances) >= 2 * self.decision_window:
             self.decided.emit(s.decision())
             self.requestInterruption()
         return r, ""
@@ -123,8 +123,9 @@ class RecognitionDialog(QDialog):
             self.verdict.setStyleSheet(f"color: {COLORS['bad']};")
             self.view.set_guidance("")
         best = f"closest distance {min(decision.distances):.3f}, " if decision.distances else ""
+        why = "" if decision.accepted else f" {decision.reason[:1].upper()}{decision.reason[1:]}."
         self.detail.setText(f"{decision.matches} of {decision.frames_usable} good frames matched ({best}threshold "
-                            f"{decision.threshold:.3f}, model {decision.model}). {decision.reason}.")  # fmt: skip
+                            f"{decision.threshold:.3f}, model {decision.model}).{why}")  # fmt: skip
 
     def _on_failed(self, message: str) -> None:
         self.again.setEnabled(True)

@@ -36,7 +36,7 @@ class SettingsDialog(QDialog):
         self.settings = settings
         self.setWindowTitle("Settings")
         self.setStyleSheet(APP_STYLE)
-        self.setMinimumWidth(560)
+        self.setMinimumWidth(660)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(24, 20, 24, 16)
         title = QLabel("Settings", objectName="title")

@@ -55,7 +55,21 @@ class SystemStatus:
         return all(r.state != "error" for r in self.rows if r.key != "camera")
 
 
-def check_model(weights: str, device: str) -> tuple[list[StatusRow], object | None]:
+def _model_rows(backbone, cal, live: bool = True) -> list[StatusRow]:
+    label = "bundled, works offline" if backbone.name == "dlib-resnet34" else str(backbone.weights_path or "")
+    label += "; photos and screens are refused" if live else "; WITHOUT the photo-and-screen check"
+    far = f"{cal.far_upper_95:.0e}" if cal.far_upper_95 > 0 else f"{cal.target_far:.0e}"
+    dataset = cal.dataset.split(" (")[0]
+    return [StatusRow("model", "Face model", "ok", f"{backbone.name} ({label})."),
+            StatusRow("calibration", "Calibration", "ok",
+                      f"Threshold {cal.threshold:.3f}, false accepts below {far} (measured on {dataset}).",
+                      cal.dataset)]  # fmt: skip
+
+
+def check_model(weights: str, device: str, loaded=None) -> tuple[list[StatusRow], object | None]:
+    """Rows for model and calibration, and the engine; `loaded` (an engine already built) is reported as is."""
+    if loaded is not None:
+        return _model_rows(loaded.backbone, loaded.calibration, loaded.liveness is not None), loaded
     from faceunlock.auth import Engine
     from faceunlock.calibrate import find_calibration
     from faceunlock.pipeline import FaceProcessor
@@ -66,8 +80,7 @@ def check_model(weights: str, device: str) -> tuple[list[StatusRow], object | No
     except FaceUnlockError as e:
         return [StatusRow("model", "Face model", "error", f"Not available: {summarize(str(e))}", str(e)),
                 StatusRow("calibration", "Calibration", "error", "Needs a face model first.")], None  # fmt: skip
-    label = "bundled, works offline" if backbone.name == "dlib-resnet34" else str(backbone.weights_path or "")
-    model = StatusRow("model", "Face model", "ok", f"{backbone.name} ({label}).")
+    model = StatusRow("model", "Face model", "ok", f"{backbone.name}.")
     try:
         cal = find_calibration(backbone)
         cal.check_for(backbone)
@@ -75,10 +88,16 @@ def check_model(weights: str, device: str) -> tuple[list[StatusRow], object | No
         text = ("This model has no calibrated threshold, so it cannot tell people apart yet. Run `faceunlock "
                 "calibrate DATASET_DIR` on a folder-per-person photo set.")  # fmt: skip
         return [model, StatusRow("calibration", "Calibration", "error", text, str(e))], None
-    far = f"{cal.far_upper_95:.0e}" if cal.far_upper_95 > 0 else f"{cal.target_far:.0e}"
-    cal_row = StatusRow("calibration", "Calibration", "ok",
-                        f"Threshold {cal.threshold:.3f}, false-accept rate below {far} (measured on {cal.dataset}).")  # fmt: skip
-    return [model, cal_row], Engine(backbone, cal, FaceProcessor(backbone))
+    try:  # the same parts as Engine.load: the photo/screen check is part of every unlock
+        from faceunlock.liveness import LivenessChecker
+
+        checker = LivenessChecker.load(device=device)
+    except FaceUnlockError as e:
+        rows = _model_rows(backbone, cal)
+        rows[0] = StatusRow("model", "Face model", "error",
+                            f"The photo-and-screen check (anti-spoofing model) is missing: {summarize(str(e))}", str(e))  # fmt: skip
+        return rows, None
+    return _model_rows(backbone, cal), Engine(backbone, cal, FaceProcessor(backbone), checker)
 
 
 def check_keyring() -> tuple[StatusRow, bool]:
@@ -138,9 +157,9 @@ def list_users() -> list[UserInfo]:
     return out
 
 
-def check_all(settings: Settings, weights: str = "auto", device: str = "cpu") -> SystemStatus:
-    """Everything the main window shows (slow: loads the model; call from a worker thread)."""
-    model_rows, engine = check_model(weights, device)
+def check_all(settings: Settings, weights: str = "auto", device: str = "cpu", loaded=None) -> SystemStatus:
+    """Everything the main window shows (slow: loads the model unless `loaded`; call from a worker thread)."""
+    model_rows, engine = check_model(weights, device, loaded)
     keyring_row, has_pw = check_keyring()
     rows = [*model_rows, keyring_row, check_camera(settings.source)]
     try:

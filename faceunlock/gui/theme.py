@@ -48,9 +48,9 @@ QPushButton#primary:hover {{ background: {COLORS["accent_dark"]}; }}
 QPushButton#primary:disabled {{ background: #9db8e8; color: #eef3fb; }}
 QPushButton#danger {{ color: {COLORS["bad"]}; }}
 QPushButton#danger:disabled {{ color: #c9a3a3; }}
-QLineEdit, QSpinBox, QComboBox {{ padding: 6px 8px; border: 1px solid {COLORS["border"]}; border-radius: 6px;
-                                  background: white; }}
-QLineEdit:focus, QSpinBox:focus, QComboBox:focus {{ border-color: {COLORS["accent"]}; }}
+QLineEdit {{ padding: 6px 8px; border: 1px solid {COLORS["border"]}; border-radius: 6px; background: white; }}
+QLineEdit:focus {{ border-color: {COLORS["accent"]}; }}
+QComboBox, QSpinBox {{ min-height: 26px; }}
 QListWidget {{ border: none; background: transparent; }}
 QListWidget::item {{ padding: 8px; border-radius: 6px; }}
 QListWidget::item:selected {{ background: #e3ecfb; color: {COLORS["text"]}; }}

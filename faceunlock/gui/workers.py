@@ -7,6 +7,7 @@ torch and the engine are imported inside these threads only, so a window can app
 
 from __future__ import annotations
 
+import gc
 import sys
 import threading
 import traceback
@@ -14,13 +15,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal
 from PySide6.QtGui import QImage
 
 from faceunlock.errors import CameraError, FaceUnlockError
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from faceunlock.auth import Engine
     from faceunlock.pipeline import FrameResult
 
@@ -34,6 +36,40 @@ def describe_error(e: BaseException) -> str:
         return str(e)
     traceback.print_exception(e, file=sys.stderr)
     return f"unexpected error ({type(e).__name__}: {e})"
+
+
+class GuiThreadGC(QObject):
+    """Run Python's cycle collector only in the UI thread.
+
+    Why: automatic collection runs in whichever thread happens to allocate, and our workers allocate on every
+    frame; a reference cycle that holds a widget (a closed dialog, a lambda) would then be destroyed in a worker
+    thread, which crashes Qt. So automatic collection is off while the app runs and this timer collects instead.
+    """
+
+    def __init__(self, interval_ms: int = 500, parent: QObject | None = None) -> None:
+        from PySide6.QtCore import QTimer
+
+        super().__init__(parent)
+        self._timer = QTimer(self, interval=interval_ms)
+        self._timer.timeout.connect(self.collect)
+        self._was_enabled = gc.isenabled()
+
+    def start(self) -> None:
+        gc.disable()
+        self._timer.start()
+
+    def stop(self) -> None:
+        self._timer.stop()
+        self.collect()
+        if self._was_enabled:
+            gc.enable()
+
+    def collect(self) -> None:
+        counts, limits = gc.get_count(), gc.get_threshold()
+        for gen in (2, 1, 0):
+            if counts[gen] > limits[gen]:
+                gc.collect(gen)
+                return
 
 
 class EngineCache:
@@ -74,14 +110,12 @@ class FunctionThread(QThread):
     def __init__(self, fn: Callable[[], Any], parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._fn = fn
-        self.error: BaseException | None = None
 
     def run(self) -> None:
         try:
             result = self._fn()
         except Exception as e:  # noqa: BLE001 - every failure must reach the UI, never kill the thread silently
-            self.error = e
-            self.failed.emit(describe_error(e))
+            self.failed.emit(describe_error(e))  # (the exception is not kept: its traceback would be a cycle)
             return
         self.done.emit(result)
 
@@ -97,6 +131,13 @@ def run_async(parent: QObject, fn: Callable[[], Any], on_done: Callable[[Any], N
     t.finished.connect(t.deleteLater)
     t.start()
     return t
+
+
+def wait_children(owner: QObject, timeout_ms: int = 10000) -> None:
+    """Wait for the threads `owner` started (destroying a running QThread aborts the process)."""
+    for t in owner.findChildren(QThread):
+        if t.isRunning():
+            t.wait(timeout_ms)
 
 
 _RETIRED: set[QThread] = set()
@@ -136,6 +177,7 @@ class PreviewFrame:
 def to_qimage(frame: np.ndarray, mirror: bool, max_width: int = PREVIEW_MAX_WIDTH) -> QImage:
     """RGB uint8 frame → an owned QImage for painting (the resize happens here, not in the UI thread)."""
     import cv2
+    import numpy as np
 
     h, w = frame.shape[:2]
     if w > max_width:

@@ -220,3 +220,19 @@ def test_lock_windows_cover_every_screen(qtbot, make_lock):
 
 def test_shared_data_used_is_real(real_mov: Path):
     assert real_mov.stat().st_size > 100_000
+
+
+def test_a_screen_plugged_in_while_locked_gets_a_lock_window(qtbot, make_lock):
+    ls = make_lock()
+    ls._screen_added(QApplication.primaryScreen())
+    assert len(ls.windows) == 2 and ls.windows[-1].isVisible() and ls.windows[-1].panel is None
+    assert ls.windows[-1].close() is False
+
+
+def test_a_phone_replay_of_alice_does_not_unlock(qtbot, make_lock, wizard_run, gui_home):
+    """fake.mp4: alice's face replayed on a phone (from frame 30 on only the phone is in view)."""
+    install_alice(wizard_run, gui_home)
+    ls = make_lock(str(need("liveness", "webcam-replay", "fake.mp4")), skip=30, rearm_s=0.0)
+    qtbot.waitUntil(lambda: ls.lockout.failures >= 1, timeout=120000)
+    assert ls.locked and ls.unlocked_by == ""
+    qtbot.waitUntil(lambda: "photo or a screen" in ls.panel.face.text(), timeout=5000)

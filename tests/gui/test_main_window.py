@@ -1,0 +1,117 @@
+"""The main window says in plain words what is ready and what to do, lists who is enrolled, and its actions
+reach the wizard, the recognition test and removal."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtWidgets import QMessageBox
+
+from faceunlock.gui import status as status_mod
+from faceunlock.gui.app import MainWindow
+from faceunlock.gui.recognition import RecognitionDialog
+from faceunlock.gui.settings import Settings
+from faceunlock.gui.workers import ENGINES
+from faceunlock.secrets import set_password
+from faceunlock.store import TemplateStore
+from tests.gui.conftest import WEIGHTS, install_alice
+
+
+@pytest.fixture
+def fast_model(monkeypatch, engine):
+    """Reuse the session's engine instead of loading the model again for every window."""
+    rows = [status_mod.StatusRow("model", "Face model", "ok", "dlib-resnet34 (bundled, works offline)."),
+            status_mod.StatusRow("calibration", "Calibration", "ok", "Threshold 0.500.")]  # fmt: skip
+    monkeypatch.setattr(status_mod, "check_model", lambda weights, device, loaded=None: (rows, engine))
+
+
+def wait_status(qtbot, w: MainWindow) -> None:
+    qtbot.waitUntil(lambda: w.status is not None, timeout=60000)
+
+
+def test_status_in_plain_words_and_users_listed(qtbot, gui_home, wizard_run, real_mov):
+    """The real checks: loads the model, reads the keyring, opens the source, decrypts the user list."""
+    set_password("correct horse")
+    install_alice(wizard_run, gui_home)
+    w = MainWindow(Settings(source=str(real_mov)), weights=WEIGHTS)
+    qtbot.addWidget(w)
+    w.show()
+    wait_status(qtbot, w)
+    states = {k: (line.state, line.text.text()) for k, line in w.lines.items()}
+    assert states["model"][0] == "ok" and "dlib-resnet34" in states["model"][1]
+    assert states["calibration"][0] == "ok" and "Threshold" in states["calibration"][1]
+    assert states["keyring"] == ("ok", "Unlocked; your fallback password is set.")
+    assert states["camera"][0] == "warn" and "real.mov" in states["camera"][1] and "instead of a webcam" in states["camera"][1]
+    assert w.user_rows() == [("alice", "1 appearance: default (dlib-resnet34)")]
+    assert "does not lock at login" in w.login_note.text()
+    assert w.selected_user() == "alice"
+    assert all(b.isEnabled() for b in (w.enrol_btn, w.add_btn, w.test_btn, w.remove_btn, w.lock_btn))
+    assert ENGINES.peek(WEIGHTS) is not None  # kept for the wizard and the recognition test
+
+
+def test_missing_camera_and_no_password_say_what_to_do(qtbot, gui_home, fast_model, keyring_session):
+    import keyring
+
+    from faceunlock.secrets import PASSWORD_USER, SERVICE, has_password
+
+    if has_password():
+        keyring.delete_password(SERVICE, PASSWORD_USER)
+    w = MainWindow(Settings(source="/nonexistent/cam.mp4"))
+    qtbot.addWidget(w)
+    wait_status(qtbot, w)
+    cam = w.lines["camera"]
+    assert cam.state == "error" and "Choose another source in Settings" in cam.text.text()
+    assert w.lines["keyring"].state == "warn" and "choose one when you enrol" in w.lines["keyring"].text.text()
+    assert w.users.count() == 0 and w.empty_hint.isVisibleTo(w)
+    assert w.enrol_btn.isEnabled() and not w.test_btn.isEnabled() and not w.lock_btn.isEnabled()
+
+
+def test_missing_calibration_is_explained(qtbot, gui_home, monkeypatch):
+    from faceunlock import calibrate
+    from faceunlock.errors import CalibrationError
+
+    def none(backbone):
+        raise CalibrationError("no calibration for model dlib-resnet34")
+
+    monkeypatch.setattr(calibrate, "find_calibration", none)
+    rows, engine = status_mod.check_model(WEIGHTS, "cpu")
+    assert engine is None
+    cal = next(r for r in rows if r.key == "calibration")
+    assert cal.state == "error" and "faceunlock calibrate" in cal.text
+
+
+def test_locked_keyring_is_reported(monkeypatch):
+    from faceunlock import secrets
+    from faceunlock.errors import KeyringError
+
+    def locked():
+        raise KeyringError(secrets._LOCKED)
+
+    monkeypatch.setattr(secrets, "has_password", locked)
+    row, has = status_mod.check_keyring()
+    assert row.state == "error" and row.text.startswith("The keyring is locked") and not has
+
+
+def test_remove_asks_then_deletes(qtbot, gui_home, wizard_run, fast_model, monkeypatch):
+    set_password("correct horse")
+    install_alice(wizard_run, gui_home)
+    w = MainWindow(Settings(source="/nonexistent/cam.mp4"))
+    qtbot.addWidget(w)
+    wait_status(qtbot, w)
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.No)
+    w.remove_btn.click()
+    assert TemplateStore().exists("alice")
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
+    w.remove_btn.click()
+    assert not TemplateStore().exists("alice")
+    qtbot.waitUntil(lambda: w.status is not None and w.users.count() == 0, timeout=30000)
+
+
+def test_recognition_test_recognises_alice(qtbot, gui_home, wizard_run, provider, real_mov):
+    install_alice(wizard_run, gui_home)
+    d = RecognitionDialog(provider, str(real_mov), "alice", 5, 3, realtime=False, skip=180)
+    qtbot.addWidget(d)
+    d.show()
+    qtbot.waitUntil(lambda: d.decision is not None, timeout=60000)
+    assert d.decision.accepted, d.detail.text()
+    assert "Recognised" in d.verdict.text() and "threshold" in d.detail.text()
+    d.accept()

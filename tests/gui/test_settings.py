@@ -1,0 +1,62 @@
+"""Settings persist atomically with safe defaults; the lock-at-login toggle writes and removes the real
+autostart entry (the same functions as `faceunlock autostart`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from faceunlock.gui.settings import Settings, required_matches, settings_path
+from faceunlock.gui.settings_dialog import SettingsDialog
+from faceunlock.system import autostart
+
+
+def test_settings_round_trip_and_bad_files(gui_home: Path):
+    assert Settings.load() == Settings()  # no file: defaults
+    Settings(source="/videos/me.mp4", window=7).save()
+    assert Settings.load() == Settings(source="/videos/me.mp4", window=7)
+    assert settings_path().is_relative_to(gui_home)
+    settings_path().write_text("{not json")
+    assert Settings.load() == Settings()  # a broken file never stops the lock screen
+    settings_path().write_text('{"source": 3, "window": 999}')
+    assert Settings.load() == Settings(source="0", window=15)
+
+
+def test_required_matches_never_one_frame():
+    assert [required_matches(n) for n in (3, 5, 10, 15)] == [2, 3, 6, 9]
+
+
+def test_lock_at_login_toggle_writes_and_removes_the_autostart_entry(qtbot, gui_home: Path):
+    entry = gui_home / "xdg-config" / "autostart" / autostart.FILENAME
+    assert autostart.entry_path() == entry and not entry.exists()
+
+    d = SettingsDialog(Settings())
+    qtbot.addWidget(d)
+    assert not d.autostart.isChecked()
+    d.autostart.setChecked(True)
+    d.save_btn.click()
+    assert entry.is_file()
+    st = autostart.status()
+    assert st["enabled"] and st["command"][-2:] == ["faceunlock", "lock"]
+
+    d2 = SettingsDialog(Settings())
+    qtbot.addWidget(d2)
+    assert d2.autostart.isChecked()  # shows the real state
+    d2.autostart.setChecked(False)
+    d2.save_btn.click()
+    assert not entry.exists()
+
+
+def test_source_and_frames_are_saved(qtbot, gui_home: Path, real_mov: Path):
+    d = SettingsDialog(Settings())
+    qtbot.addWidget(d)
+    assert d.kind.currentData() == "0" and not d.path_box.isVisibleTo(d)
+    d.kind.setCurrentIndex(d.kind.count() - 1)
+    assert d.path_box.isVisibleTo(d)
+    d.path.setText("")
+    d.save_btn.click()
+    assert "Choose a video" in d.error.text()  # empty path refused
+    d.path.setText(str(real_mov))
+    d.window_spin.setValue(7)
+    assert "5 of 7" in d.window_help.text()
+    d.save_btn.click()
+    assert Settings.load() == Settings(source=str(real_mov), window=7)
