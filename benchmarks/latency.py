@@ -157,7 +157,9 @@ class Baseline:
         crop = self.mtcnn(frame)
         t1 = time.perf_counter()
         if crop is None:
-            return Sample(_ms(t1 - t0), _ms(self.timer.seconds), _ms(t1 - t0 - self.timer.seconds), None, "no face")
+            return Sample(
+                _ms(t1 - t0), _ms(self.timer.seconds), _ms(t1 - t0 - self.timer.seconds), None, "no face"
+            )
         self.resnet(crop.unsqueeze(0))
         t2 = time.perf_counter()
         return Sample(_ms(t2 - t0), _ms(self.timer.seconds), _ms(t1 - t0 - self.timer.seconds), _ms(t2 - t1))
@@ -227,12 +229,19 @@ def summarize(samples: list[Sample]) -> dict:
         "total_median": pct(tot, 50),
         "total_p90": pct(tot, 90),
         "total_mean": statistics.fmean(tot) if tot else None,
+        "total_min": min(tot) if tot else None,
         "detect_median": pct([s.detect for s in samples], 50),
         "mid_median": pct([s.mid for s in samples], 50),
         "embed_median": pct([s.embed for s in emb], 50),
         "embedded_total_median": pct([s.total for s in emb], 50),
         "not_embedded": dict(Counter(s.note for s in samples if s.embed is None)),
     }
+
+
+def paired_ratio(base: list[Sample], other: list[Sample]) -> float | None:
+    """Median over frames of baseline_ms / other_ms on the same frame: robust to load that drifts over the run."""
+    r = [b.total / o.total for b, o in zip(base, other, strict=True) if o.total > 0]
+    return pct(r, 50)
 
 
 # -- the benchmark --------------------------------------------------------------------------------------------
@@ -243,7 +252,10 @@ def bench(videos: list[Video], warmup: int, progress: bool) -> dict[str, dict[st
     methods = build_methods()
     results: dict[str, dict[str, list[Sample]]] = {}
     steps = sum(min(warmup, len(v.frames)) + len(v.frames) for v in videos)
-    with torch.inference_mode(), tqdm(total=steps, unit="frame", disable=not progress, file=sys.stderr) as bar:
+    with (
+        torch.inference_mode(),
+        tqdm(total=steps, unit="frame", disable=not progress, file=sys.stderr) as bar,
+    ):
         for v in videos:
             # a new frame size means new MTCNN pyramid shapes: warm up on this video's own frames, untimed
             bar.set_description(f"{v.name} warm-up")
@@ -332,7 +344,9 @@ def cold_start(video: Path, threads: int, repeats: int) -> list[dict]:
             proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
             wall = time.perf_counter() - t
             if proc.returncode != 0:
-                print(f"warning: cold start of {method} failed:\n{proc.stderr.strip()[-2000:]}", file=sys.stderr)
+                print(
+                    f"warning: cold start of {method} failed:\n{proc.stderr.strip()[-2000:]}", file=sys.stderr
+                )
                 continue
             row = json.loads(proc.stdout.strip().splitlines()[-1])
             row["process_wall_s"] = wall
@@ -351,21 +365,28 @@ def print_report(videos: list[Video], results: dict, cold: list[dict], meta: dic
           f"{meta['cpu_count']} CPU(s), load average {meta['loadavg_before']} before / "
           f"{meta['loadavg_after']} after")  # fmt: skip
     print(f"  note: {WEIGHTS_NOTE}")
-    print("  times in ms; total = frame in → embedding out (frames with no usable face stop early and count too)")
+    print(
+        "  times in ms; total = frame in → embedding out (frames with no usable face stop early and count too);"
+    )
+    print("  parts are medians; base/this = baseline median / this median; paired = median over frames of")
+    print(
+        "  baseline ms / this ms on the same frame; med|embedded = median over the frames this method embedded"
+    )
     for v in videos:
         per = results[v.name]
         sums = {k: summarize(s) for k, s in per.items()}
         base = sums["baseline"]["total_median"]
         print()
         print(f"== {v.name}  {v.width}×{v.height}, {len(v.frames)} frames spread over {v.total} ==")
-        print(f"{'method':<16}{'median':>8}{'p90':>8}{'detect':>9}{'crop/align+q':>14}{'embed':>8}"
-              f"{'embedded':>10}{'base/this':>11}{'med|embedded':>14}")  # fmt: skip
+        print(f"{'method':<16}{'median':>8}{'p90':>8}{'min':>7}{'detect':>9}{'crop/align+q':>14}{'embed':>8}"
+              f"{'embedded':>10}{'base/this':>11}{'paired':>8}{'med|embedded':>14}")  # fmt: skip
         for k in METHODS:
             s = sums[k]
             ratio = base / s["total_median"] if base and s["total_median"] else None
-            print(f"{k:<16}{_f(s['total_median']):>8}{_f(s['total_p90']):>8}{_f(s['detect_median']):>9}"
-                  f"{_f(s['mid_median'], '{:.2f}'):>14}{_f(s['embed_median']):>8}"
-                  f"{s['embedded']:>6}/{s['frames']:<3}{_f(ratio, '{:.2f}×'):>11}"
+            paired = paired_ratio(per["baseline"], per[k])
+            print(f"{k:<16}{_f(s['total_median']):>8}{_f(s['total_p90']):>8}{_f(s['total_min']):>7}"
+                  f"{_f(s['detect_median']):>9}{_f(s['mid_median'], '{:.2f}'):>14}{_f(s['embed_median']):>8}"
+                  f"{s['embedded']:>6}/{s['frames']:<3}{_f(ratio, '{:.2f}×'):>11}{_f(paired, '{:.2f}×'):>8}"
                   f"{_f(s['embedded_total_median']):>14}")  # fmt: skip
         common = [i for i in range(len(v.frames)) if all(per[k][i].embed is not None for k in METHODS)]
         if common and len(common) < len(v.frames):
@@ -378,15 +399,21 @@ def print_report(videos: list[Video], results: dict, cold: list[dict], meta: dic
             print("  no frame was embedded by all three methods")
         for k in METHODS:
             if sums[k]["not_embedded"]:
-                why = ", ".join(f"{n}× {note}" for note, n in sorted(sums[k]["not_embedded"].items(), key=lambda x: -x[1]))
+                why = ", ".join(
+                    f"{n}× {note}" for note, n in sorted(sums[k]["not_embedded"].items(), key=lambda x: -x[1])
+                )
                 print(f"  {k} did not embed: {why}")
     print()
     print("== summary: median frame → embedding ms (baseline / ours) ==")
-    print(f"{'video':<28}{'baseline':>10}{'ours-inception':>22}{'ours-dlib':>22}")
+    print(f"{'video':<26}{'baseline':>10}{'ours-inception':>32}{'ours-dlib':>32}")
     for v in videos:
         med = {k: pct([s.total for s in results[v.name][k]], 50) for k in METHODS}
-        cells = [f"{med[k]:.1f} ({med['baseline'] / med[k]:.2f}×)" for k in METHODS[1:]]
-        print(f"{v.name:<28}{med['baseline']:>10.1f}{cells[0]:>22}{cells[1]:>22}")
+        cells = [
+            f"{med[k]:.1f} ({med['baseline'] / med[k]:.2f}×, paired "
+            f"{paired_ratio(results[v.name]['baseline'], results[v.name][k]):.2f}×)"
+            for k in METHODS[1:]
+        ]
+        print(f"{v.name:<26}{med['baseline']:>10.1f}{cells[0]:>32}{cells[1]:>32}")
     if cold:
         print()
         print(f"== cold start: fresh python process, {meta['threads']} thread(s), page cache warm, "
@@ -397,8 +424,10 @@ def print_report(videos: list[Video], results: dict, cold: list[dict], meta: dic
             print(f"{c['method']:<16}{c['import_s']:>10.2f}{c['build_s']:>9.2f}{c['import_s'] + c['build_s']:>9.2f}"
                   f"{c['first_frame_s']:>13.3f}{c['second_frame_s']:>13.3f}{c['process_wall_s']:>11.2f}"
                   f"{c['peak_rss_mib']:>14.0f}")  # fmt: skip
-        print("  (import includes `import torch`; process s = the whole subprocess, interpreter start and exit "
-              "included; cv2 import + frame read are excluded from import s)")
+        print(
+            "  (import includes `import torch`; process s = the whole subprocess, interpreter start and exit "
+            "included; cv2 import + frame read are excluded from import s)"
+        )
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -408,12 +437,26 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "vs faceunlock's FaceProcessor with InceptionResnetV1 and with the bundled dlib ResNet-34, on the same "
         "frames, interleaved frame by frame. " + WEIGHTS_NOTE,
     )
-    ap.add_argument("--frames", type=int, default=30, help="frames per video, spread evenly over the video (default 30)")
-    ap.add_argument("--threads", type=int, default=2, help="torch.set_num_threads and cv2.setNumThreads (default 2)")
-    ap.add_argument("--warmup", type=int, default=3, help="untimed frames per video before timing, all methods (default 3)")
+    ap.add_argument(
+        "--frames", type=int, default=30, help="frames per video, spread evenly over the video (default 30)"
+    )
+    ap.add_argument(
+        "--threads", type=int, default=2, help="torch.set_num_threads and cv2.setNumThreads (default 2)"
+    )
+    ap.add_argument(
+        "--warmup",
+        type=int,
+        default=3,
+        help="untimed frames per video before timing, all methods (default 3)",
+    )
     ap.add_argument("--videos", nargs="+", type=Path, metavar="VIDEO",
                     help="videos to use (default: the three shared videos under --data)")  # fmt: skip
-    ap.add_argument("--data", type=Path, default=shared_data_dir(), help="shared data folder (default: ../shared/data beside the checkout, or $FACEUNLOCK_SHARED)")
+    ap.add_argument(
+        "--data",
+        type=Path,
+        default=shared_data_dir(),
+        help="shared data folder (default: ../shared/data beside the checkout, or $FACEUNLOCK_SHARED)",
+    )
     ap.add_argument("--json", type=Path, metavar="OUT", help="also write all numbers (per frame too) here")
     ap.add_argument("--no-cold", action="store_true", help="skip the cold-start subprocesses (~30 s)")
     ap.add_argument("--cold-repeats", type=int, default=1, help="cold-start runs per method (default 1)")
@@ -479,7 +522,11 @@ def main(argv: list[str] | None = None) -> int:
                     "frame_indices": v.indices,
                     "mid_labels": MID_LABEL,
                     "methods": {
-                        k: {"summary": summarize(s), "samples": [asdict(x) for x in s]}
+                        k: {
+                            "summary": summarize(s),
+                            "paired_ratio_vs_baseline": paired_ratio(results[v.name]["baseline"], s),
+                            "samples": [asdict(x) for x in s],
+                        }
                         for k, s in results[v.name].items()
                     },
                 }

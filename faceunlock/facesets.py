@@ -20,7 +20,7 @@ from faceunlock.detect import Face, FaceDetector
 from faceunlock.errors import DatasetError, ImageReadError
 from faceunlock.images import is_image_file, load_image
 
-CACHE_VERSION = "mtcnn-480-v1"
+CACHE_VERSION = "mtcnn-480-padretry-v2"
 
 
 def scan_identities(root: Path) -> dict[str, list[Path]]:
@@ -121,7 +121,7 @@ def detect_files(
         if cached is None:
             if detector is None:
                 detector = detector_factory()
-            face = detector.primary(image)
+            face = detector.primary(image, pad_retry=True)
             cached = {"face": face_to_dict(face)} if face else {"face": None}
             if cache:
                 cache.put(path, cached)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from faceunlock.detect import Face, FaceDetector
+from faceunlock.detect import Face, FaceDetector, choose_primary
 from faceunlock.embed import Backbone
 from faceunlock.quality import Quality, QualityLimits, assess
 
@@ -44,8 +44,8 @@ class FaceProcessor:
         self.limits = limits or QualityLimits()
 
     def analyze(self, frame: np.ndarray) -> FrameResult:
-        faces = self.detector.detect(frame)
-        from faceunlock.detect import choose_primary
+        # 0.8: MTCNN's pyramid floor is approximate; faces a little under the gate still get "move closer"
+        faces = self.detector.detect(frame, min_face_px=0.8 * self.limits.min_face_px)
 
         face = choose_primary(faces, frame.shape)
         if face is None:

@@ -64,6 +64,9 @@ def add_parser(sub) -> None:
     o.add_argument(
         "--weight-decay", type=float, default=1e-4, metavar="WD", help="AdamW weight decay (not on biases/BN)"
     )
+    o.add_argument("--l2-sp", type=float, default=0.0, metavar="LAMBDA",
+                   help="pull the trained weights toward the base (L2-SP) so the faces it already knows are not "
+                        "forgotten (e.g. 0.1); trades some gain on your people for general accuracy")  # fmt: skip
     o.add_argument(
         "--warmup-epochs", type=float, default=1.0, metavar="E", help="linear warm-up, then cosine decay"
     )
@@ -119,7 +122,7 @@ def check_args(args: argparse.Namespace) -> None:
         raise ValueError("--target-far must be between 0 and 1")
     if args.epochs < 0 or args.patience < 1:
         raise ValueError("--epochs must be ≥ 0 and --patience ≥ 1")
-    if args.l2_sp is not None and args.l2_sp < 0:
+    if args.l2_sp < 0:
         raise ValueError("--l2-sp must be ≥ 0")
     if args.margin is not None and args.margin <= 0:
         raise ValueError("--margin must be positive")

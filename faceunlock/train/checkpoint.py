@@ -49,7 +49,7 @@ def load_state(out: Path, map_location: str | torch.device = "cpu") -> dict | No
     if not path.is_file():
         return None
     try:
-        state = torch.load(path, map_location=map_location, weights_only=False)
+        state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # a truncated or foreign file: say which, do not silently restart
         raise FaceUnlockError(
             f"{path}: cannot read the training checkpoint ({e}); remove it to start over"

@@ -148,7 +148,12 @@ def split_identities(
     rng = np.random.default_rng(seed)
     val_ids = set(rng.permutation(eligible)[:n_val].tolist())
     in_val = np.isin(fs.labels, list(val_ids))
-    return fs.select(~in_val), fs.select(in_val)
+    val = fs.select(in_val)
+    val.problems, val.warnings = (
+        [],
+        [],
+    )  # they describe the source folder: reported once, with the training set
+    return fs.select(~in_val), val
 
 
 def augment(chips: np.ndarray, variant: int) -> np.ndarray:
@@ -161,6 +166,63 @@ def augment(chips: np.ndarray, variant: int) -> np.ndarray:
     gamma = 0.7 if kind == "brighter" else 1.4
     lut = np.clip(255.0 * (np.arange(256) / 255.0) ** gamma + 0.5, 0, 255).astype(np.uint8)
     return lut[chips]
+
+
+@dataclass
+class TrainingData:
+    """What a run trains on and what it is judged on (never the same people), and how they were split."""
+
+    train: FaceSet
+    val: FaceSet
+    split: str
+
+
+def prepare_data(cfg, backbone, rt) -> TrainingData:
+    """Load train / negatives / held-out chips for a FineTuneConfig `cfg` on runtime `rt`.
+
+    Rank 0 detects first (the detection cache is one SQLite file); the other ranks then only read it.
+    """
+    if not rt.is_main:
+        rt.barrier()
+    cache = DetectionCache()
+    try:
+        progress = cfg.progress and rt.is_main
+        train = load_faceset(cfg.data, backbone, cache, progress)
+        if len(train.names) == 0:
+            raise DatasetError(
+                f"{cfg.data}: no usable faces in any sub-folder (one folder per person expected)"
+            )
+        if cfg.negatives:
+            neg = load_faceset(cfg.negatives, backbone, cache, progress, negatives=True, prefix="neg:")
+            train = merge(train, neg)
+        has_neg = bool(train.negative_only.any())
+        if cfg.val:
+            val = load_faceset(cfg.val, backbone, cache, progress, prefix="val:")
+            shared = {n.removeprefix("val:") for n in val.names} & set(train.names)
+            if shared:
+                train.warnings.append(f"--val shares folder names with the training data ({sorted(shared)[:3]}…): "
+                                      "if these are the same people, held-out numbers are optimistic")  # fmt: skip
+            split = f"--val {cfg.val}"
+        else:
+            if len(train.identities()) < 2 and not has_neg:
+                raise DatasetError(_too_few(cfg.data, train))
+            train, val = split_identities(train, cfg.val_fraction, cfg.seed)
+            split = f"identity-disjoint: {len(val.identities())} of the people held out (seed {cfg.seed})"
+        if len(train.identities()) < (1 if has_neg else 2):
+            raise DatasetError(_too_few(cfg.data, train))
+        if len(val.identities()) < 2:
+            raise DatasetError(f"held-out set has {len(val.identities())} people with ≥ 2 usable images; "
+                               "it needs at least 2 to measure genuine and impostor pairs")  # fmt: skip
+    finally:
+        cache.close()
+    if rt.is_main:
+        rt.barrier()
+    return TrainingData(train, val, split)
+
+
+def _too_few(root: Path, fs: FaceSet) -> str:
+    return (f"{root}: {len(fs.identities())} people with ≥ 2 usable face images; fine-tuning needs at least 2 "
+            "(or 1 plus --negatives DIR with other people)")  # fmt: skip
 
 
 class PKSampler:

@@ -20,9 +20,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from faceunlock.errors import DatasetError, FaceUnlockError
+from faceunlock.errors import FaceUnlockError
 from faceunlock.train import checkpoint, dataset, layers, report
-from faceunlock.train.dataset import FaceSet, PKSampler
+from faceunlock.train.dataset import PKSampler
 from faceunlock.train.features import FeatureCache
 from faceunlock.train.losses import TripletLoss
 from faceunlock.train.runtime import Runtime
@@ -51,6 +51,7 @@ class FineTuneConfig:
     max_steps_per_epoch: int | None = None
     lr: float | None = None
     weight_decay: float = 1e-4
+    l2_sp: float = 0.0
     warmup_epochs: float = 1.0
     patience: int = 3
     monitor: str = "auc"
@@ -78,17 +79,11 @@ class FineTuneConfig:
         return {"head": 1e-4, "block8": 3e-5, "all": 1e-5}[self.train_layers]
 
     def resume_key(self) -> dict:
-        """Settings that must not change between a run and its --resume (epochs, patience, lr may)."""
+        """Settings that must not change between a run and its --resume (--epochs and --patience may grow)."""
         keep = ("negatives", "val", "val_fraction", "base", "arch", "train_layers", "freeze_bn", "mining",
-                "distance", "margin", "p", "k", "negatives_per_batch", "augment", "seed", "data")  # fmt: skip
+                "distance", "margin", "p", "k", "negatives_per_batch", "augment", "seed", "data", "lr",
+                "weight_decay", "l2_sp", "warmup_epochs", "max_steps_per_epoch", "target_far", "monitor")  # fmt: skip
         return {f.name: str(getattr(self, f.name)) for f in fields(self) if f.name in keep}
-
-
-@dataclass
-class Data:
-    train: FaceSet
-    val: FaceSet
-    split: str
 
 
 def say(msg: str) -> None:
@@ -96,56 +91,6 @@ def say(msg: str) -> None:
     from tqdm import tqdm
 
     tqdm.write(msg, file=sys.stderr)
-
-
-# -- data ----------------------------------------------------------------------------------------------------
-def prepare_data(cfg: FineTuneConfig, backbone, rt: Runtime) -> Data:
-    """Load train / negatives / held-out chips. Rank 0 detects first; the others then read its cache."""
-    from faceunlock.facesets import DetectionCache
-
-    if not rt.is_main:
-        rt.barrier()
-    cache = DetectionCache()
-    try:
-        progress = cfg.progress and rt.is_main
-        train = dataset.load_faceset(cfg.data, backbone, cache, progress)
-        if len(train.names) == 0:
-            raise DatasetError(
-                f"{cfg.data}: no usable faces in any sub-folder (one folder per person expected)"
-            )
-        if cfg.negatives:
-            neg = dataset.load_faceset(
-                cfg.negatives, backbone, cache, progress, negatives=True, prefix="neg:"
-            )
-            train = dataset.merge(train, neg)
-        has_neg = bool(train.negative_only.any())
-        if cfg.val:
-            val = dataset.load_faceset(cfg.val, backbone, cache, progress, prefix="val:")
-            shared = {n.removeprefix("val:") for n in val.names} & set(train.names)
-            if shared:
-                train.warnings.append(f"--val shares folder names with the training data ({sorted(shared)[:3]}…): "
-                                      "if these are the same people, held-out numbers are optimistic")  # fmt: skip
-            split = f"--val {cfg.val}"
-        else:
-            if len(train.identities()) < 2 and not has_neg:
-                raise DatasetError(_too_few(cfg.data, train))
-            train, val = dataset.split_identities(train, cfg.val_fraction, cfg.seed)
-            split = f"identity-disjoint: {len(val.identities())} of the people held out (seed {cfg.seed})"
-        if len(train.identities()) < (1 if has_neg else 2):
-            raise DatasetError(_too_few(cfg.data, train))
-        if len(val.identities()) < 2:
-            raise DatasetError(f"held-out set has {len(val.identities())} people with ≥ 2 usable images; "
-                               "it needs at least 2 to measure genuine and impostor pairs")  # fmt: skip
-    finally:
-        cache.close()
-    if rt.is_main:
-        rt.barrier()
-    return Data(train, val, split)
-
-
-def _too_few(root: Path, fs: FaceSet) -> str:
-    return (f"{root}: {len(fs.identities())} people with ≥ 2 usable face images; fine-tuning needs at least 2 "
-            "(or 1 plus --negatives DIR with other people)")  # fmt: skip
 
 
 # -- model pieces ------------------------------------------------------------------------------------------------
@@ -186,7 +131,9 @@ def resolve_margin(cfg: FineTuneConfig, backbone, base_metrics: dict) -> float:
 class Run:
     """One fine-tune: holds the model, optimiser and data; `fit()` runs epochs and writes the out folder."""
 
-    def __init__(self, cfg: FineTuneConfig, backbone, data: Data, rt: Runtime, base_untrained: bool) -> None:
+    def __init__(
+        self, cfg: FineTuneConfig, backbone, data: dataset.TrainingData, rt: Runtime, base_untrained: bool
+    ) -> None:
         self.cfg, self.bb, self.data, self.rt = cfg, backbone, data, rt
         self.out = Path(cfg.out)
         self.base_untrained = base_untrained
@@ -205,6 +152,10 @@ class Run:
         decay = [p for n, p in self.net.named_parameters() if p.requires_grad and not layers.no_decay(n, p)]
         plain = [p for n, p in self.net.named_parameters() if p.requires_grad and layers.no_decay(n, p)]
         self.lr = cfg.resolved_lr(base_untrained)
+        # L2-SP (Li et al. 2018): λ·‖w − w_base‖² keeps a pretrained model close to what it knew. Off by default:
+        # on Yale B (benchmarks/finetune_demo.py) λ = 0.1 halved the domain gain for 0.17 LFW points back.
+        self.l2_sp = cfg.l2_sp
+        self.anchor = [p.detach().clone() for p in self.params] if self.l2_sp else []
         self.opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
                                       {"params": plain, "weight_decay": 0.0}], lr=self.lr)  # fmt: skip
         warm, total = round(cfg.warmup_epochs * self.steps), cfg.epochs * self.steps
@@ -229,7 +180,7 @@ class Run:
     # -- evaluation (rank 0) --
     def embed_val(self) -> np.ndarray:
         self.net.eval()
-        with torch.inference_mode():
+        with torch.inference_mode(), self.small_ops():
             if self.head_only:
                 outs = [
                     self.net.head(self.val_feats[i : i + 256]) for i in range(0, len(self.val_feats), 256)
@@ -249,8 +200,9 @@ class Run:
         best = self.state.get("best")
         improved = best is None or s > best["score"] + 1e-6
         if improved:
+            base = f"{self.cfg.base} ({self.bb.name}, sha256 {self.key['base_sha256'][:16]})"
             name, sha = checkpoint.save_candidate(self.bb, self.out, epoch, untrained=self.base_untrained,
-                                                  base=self.cfg.base, label=self.out.name)  # fmt: skip
+                                                  base=base, label=self.out.name)  # fmt: skip
             cal = report.calibration(g, i, self.bb.name, self.bb.arch, sha, self.cfg.target_far,
                                      f"fine-tune held-out: {self.data.split}",
                                      {"epoch": epoch, "fine_tuned_from": self.cfg.base})  # fmt: skip
@@ -286,7 +238,16 @@ class Run:
         self.state = {k: v for k, v in state.items() if k not in ("net", "opt", "sched", "scaler", "format")}
 
     # -- training --
+    def small_ops(self) -> contextlib.AbstractContextManager:
+        """Head-only steps on CPU are tiny matmuls: one thread, because OpenMP workers spinning on a busy
+        2-core machine made them 30× slower (measured: 6.6 s → 0.19 s per epoch)."""
+        return _one_thread() if self.head_only and self.rt.device.type == "cpu" else contextlib.nullcontext()
+
     def train_epoch(self, epoch: int, loss_fn: TripletLoss, hook=None) -> dict:
+        with self.small_ops():
+            return self._train_epoch(epoch, loss_fn, hook)
+
+    def _train_epoch(self, epoch: int, loss_fn: TripletLoss, hook=None) -> dict:
         cfg, rt = self.cfg, self.rt
         layers.set_train_mode(self.net, self.bb.arch, cfg.train_layers, cfg.freeze_bn)
         torch.manual_seed(hash((cfg.seed, epoch, rt.rank)) & 0x7FFFFFFF)
@@ -298,7 +259,7 @@ class Run:
         batches = list(self.sampler)[: self.steps]
         bar = tqdm(batches, desc=f"epoch {epoch}/{cfg.epochs}", unit="step", leave=False,
                    disable=not (cfg.progress and rt.is_main), file=sys.stderr)  # fmt: skip
-        t0, sums = time.perf_counter(), {"loss": 0.0, "triplets": 0, "active": 0}
+        t0, cpu0, sums = time.perf_counter(), time.process_time(), {"loss": 0.0, "triplets": 0, "active": 0}
         for step, idx in enumerate(bar):
             if hook:
                 hook(epoch, step)
@@ -321,8 +282,13 @@ class Run:
             with amp:
                 out = self.model(inputs)
             res = loss_fn(self.bb.postprocess(out.float()), labels)
+            loss = res.loss
+            if self.l2_sp:
+                loss = loss + self.l2_sp * sum(
+                    ((p - p0) ** 2).sum() for p, p0 in zip(self.params, self.anchor, strict=True)
+                )
             self.opt.zero_grad(set_to_none=True)
-            self.scaler.scale(res.loss).backward()
+            self.scaler.scale(loss).backward()
             self.scaler.unscale_(self.opt)
             torch.nn.utils.clip_grad_norm_(self.params, 5.0)
             self.scaler.step(self.opt)
@@ -335,7 +301,8 @@ class Run:
         n = max(len(batches), 1)
         return {"epoch": epoch, "loss": sums["loss"] / n, "triplets_per_step": sums["triplets"] / n,
                 "fraction_active": sums["active"] / max(sums["triplets"], 1), "lr": self.sched.get_last_lr()[0],
-                "steps": len(batches), "train_s": time.perf_counter() - t0}  # fmt: skip
+                "steps": len(batches), "train_s": time.perf_counter() - t0,
+                "train_cpu_s": time.process_time() - cpu0}  # fmt: skip
 
     def fit(self, hook=None) -> dict:
         cfg, rt = self.cfg, self.rt
@@ -366,6 +333,10 @@ class Run:
                 entry = self.train_epoch(epoch, loss_fn, hook)
             except torch.OutOfMemoryError as e:
                 raise FaceUnlockError(_oom_hint(cfg)) from e
+            except RuntimeError as e:  # CPU allocator failures are plain RuntimeErrors
+                if "can't allocate memory" in str(e):
+                    raise FaceUnlockError(_oom_hint(cfg)) from e
+                raise
             if rt.is_main:
                 improved = self.evaluate_and_keep(epoch, entry)
                 self.state["stale"] = 0 if improved else self.state["stale"] + 1
@@ -412,6 +383,16 @@ class Run:
         return rep
 
 
+@contextlib.contextmanager
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)
+
+
 def _line(h: dict, monitor: str) -> str:
     m = h["metrics"]
     loss = "base model" if h["epoch"] == 0 else f"loss {h['loss']:.4f} active {h['fraction_active']:.0%} " \
@@ -440,18 +421,27 @@ def load_base(cfg: FineTuneConfig, device: str) -> tuple[Any, bool]:
 def check_out(cfg: FineTuneConfig) -> None:
     """Refuse to mix two runs in one folder: a previous run is continued (--resume) or replaced (--overwrite)."""
     out = Path(cfg.out)
-    last = checkpoint.state_dir(out) / checkpoint.LAST
     if out.exists() and not out.is_dir():
         raise FaceUnlockError(f"--out {out}: exists and is not a folder")
-    if last.exists() and not cfg.resume and not cfg.overwrite:
+    if (checkpoint.state_dir(out) / checkpoint.LAST).exists() and not cfg.resume and not cfg.overwrite:
         raise FaceUnlockError(f"--out {out} holds a previous fine-tune: pass --resume to continue it or "
                               "--overwrite to start again")  # fmt: skip
-    if cfg.overwrite and last.exists():
-        last.unlink()
+
+
+def prepare_out(cfg: FineTuneConfig) -> None:
+    """Create OUT once the data has loaded; --overwrite removes only the files a fine-tune writes there."""
+    out = Path(cfg.out)
     try:
+        if cfg.overwrite:
+            for name in (checkpoint.WEIGHTS, checkpoint.CALIBRATION, checkpoint.REPORT, checkpoint.ROC):
+                (out / name).unlink(missing_ok=True)
+            if checkpoint.state_dir(out).is_dir():
+                for p in checkpoint.state_dir(out).iterdir():  # trunk-feature caches stay: keyed by content
+                    if p.name == checkpoint.LAST or p.name.startswith("weights-e"):
+                        p.unlink()
         checkpoint.state_dir(out).mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise FaceUnlockError(f"--out {out}: cannot create folder ({e})") from e
+        raise FaceUnlockError(f"--out {out}: cannot prepare folder ({e})") from e
 
 
 def fine_tune_folders(cfg: FineTuneConfig, hook=None) -> dict:
@@ -464,7 +454,10 @@ def fine_tune_folders(cfg: FineTuneConfig, hook=None) -> dict:
             check_out(cfg)
         rt.barrier()
         backbone, untrained = load_base(cfg, str(rt.device))
-        data = prepare_data(cfg, backbone, rt)
+        data = dataset.prepare_data(cfg, backbone, rt)
+        if rt.is_main:
+            prepare_out(cfg)
+        rt.barrier()
         return Run(cfg, backbone, data, rt, untrained).fit(hook)
     finally:
         rt.close()

@@ -23,6 +23,7 @@ def test_every_flag_has_help_and_run_is_the_handler() -> None:
     for action in ft._actions:
         if action.dest != "help":
             assert action.help, action.dest
+    assert "--people-per-batch" in ft.format_help()  # help strings must also format (no stray %-specs)
     args = ft.parse_args(["data", "--out", "o"])
     assert args.func is fine_tune.run
     cfg = fine_tune.config_from_args(args)

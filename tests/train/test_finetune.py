@@ -83,7 +83,7 @@ def test_real_data_head_only_run_writes_a_complete_out_folder(train_home: Path, 
 
 def read_epoch(out: Path) -> int:
     try:
-        return int(torch.load(out / "train_state" / "last.pt", weights_only=False)["epoch"])
+        return int(torch.load(out / "train_state" / "last.pt", weights_only=True)["epoch"])
     except Exception:  # not written yet (or being replaced)
         return -1
 
