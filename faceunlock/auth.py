@@ -76,10 +76,8 @@ class AuthSession:
     def offer(self, frame: np.ndarray) -> FrameResult:
         self.frames_seen += 1
         r = self.engine.processor.analyze(frame)
-        if r.face is None:
-            self.rejected["no face"] += 1
-        elif not r.usable:
-            self.rejected[r.quality.reasons[0].split(" (")[0]] += 1
+        if r.rejection:
+            self.rejected[r.rejection] += 1
         elif not self.spoof:
             if self.liveness is not None:
                 self.liveness.offer(frame, r.face)

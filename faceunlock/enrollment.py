@@ -72,10 +72,8 @@ class EnrollmentSession:
         """Analyse one frame and keep its chip if usable and not a still copy of the previous one."""
         self.frames_seen += 1
         r = self.processor.analyze(frame)
-        if r.face is None:
-            self.rejected["no face"] += 1
-        elif not r.usable:
-            self.rejected[r.quality.reasons[0].split(" (")[0]] += 1
+        if r.rejection:
+            self.rejected[r.rejection] += 1
         elif not self.done:
             lm = r.face.landmarks
             moved = self._last_landmarks is None or float(np.abs(lm - self._last_landmarks).max()) > 1.0

@@ -26,6 +26,16 @@ class FrameResult:
         return self.chip is not None
 
     @property
+    def rejection(self) -> str | None:
+        """Why this frame cannot be used, as a short key for counting ("no face", "too dark" …), or None."""
+        if self.face is None:
+            return "no face"
+        if self.chip is None:
+            reasons = self.quality.reasons if self.quality is not None else []
+            return reasons[0].split(" (")[0] if reasons else "unusable"
+        return None
+
+    @property
     def message(self) -> str:
         if self.face is None:
             return "No face found: look at the camera"
