@@ -222,8 +222,9 @@ def main() -> int:
             args.dlib_extra,
         )
     print(json.dumps(results, indent=1, default=str))
-    tag = (
-        f"{args.part}-{args.dlib_layers}-sp{args.dlib_l2_sp}-{args.dlib_extra}"
+    tag = (  # every dlib setting in the name, so runs that vary one of them do not overwrite each other
+        f"{args.part}-{args.dlib_layers}-sp{args.dlib_l2_sp}-{args.dlib_extra}-lr{args.dlib_lr or 'default'}"
+        f"-e{args.dlib_epochs}"
         if args.part != "random"
         else "random"
     )

@@ -6,7 +6,7 @@ epochs on 6 Extended Yale B people; 8 other Yale B people (--val) pick the best 
 Why Yale B and not ORL: on ORL the base model is already perfect on held-out people (AUC 1.0, TAR 100 %), so no
 epoch can beat it and the fine-tune rightly publishes the base weights — the test would never run a changed head.
 On Yale B's harsh lighting the base scores AUC ≈ 0.965 and two head epochs improve it, so the published model is
-a trained epoch. The threshold is set for FAR 1 %: the held-out set has ~450 impostor pairs, too few to place a
+a trained epoch. The threshold is set for FAR 1 %: the held-out set has ~420 impostor pairs, too few to place a
 1e-3 threshold (that needs ≥ 3,000), and 1 % is the finest it resolves.
 
 Then the owner of real.mov enrols from its first frames and is accepted on its later ones, LFW photos of other
@@ -27,8 +27,15 @@ from tests.shared_data import DATA, REAL_MOV, need
 
 pytestmark = pytest.mark.usefixtures("keyring_session")
 
-TRAIN = [f"yaleB0{i}" for i in range(1, 7)]  # 6 people × 8 photos
+TRAIN = [f"yaleB0{i}" for i in range(1, 7)]  # 6 people × 6 photos
 VAL = [f"yaleB{i}" for i in range(32, 40)]  # 8 other people × 4 photos
+# One OpenMP thread per CLI process (as tests/train/conftest.subprocess_env): on a busy 2-core machine torch's
+# default two threads spin-wait on each other; measured here, the four commands took 285 s instead of 22 s.
+ONE_THREAD = {"OMP_NUM_THREADS": "1"}
+
+
+def cli(*args: str | Path, home: Path):
+    return faceunlock(*args, home=home, env=ONE_THREAD, timeout=300)
 
 
 def moderate_light(name: str) -> bool:
@@ -54,11 +61,11 @@ def tuned(tmp_path_factory: pytest.TempPathFactory, keyring_session) -> tuple[Pa
     """(home, out, report) of a 2-epoch head-only fine-tune of dlib-resnet34 via the CLI."""
     need("liveness", "webcam-replay", "real.mov")
     root = tmp_path_factory.mktemp("ft-e2e")
-    train, val = link_people(root / "train", TRAIN, 8), link_people(root / "val", VAL, 4)
+    train, val = link_people(root / "train", TRAIN, 6), link_people(root / "val", VAL, 4)
     home, out = root / "home", root / "out"
-    r = faceunlock("fine-tune", train, "--val", val, "--out", out, "--base", "dlib-resnet34",
-                   "--train-layers", "head", "--epochs", "2", "--people-per-batch", "4", "--images-per-person", "4",
-                   "--target-far", "0.01", "--no-progress", "--json", home=home, timeout=300)  # fmt: skip
+    r = cli("fine-tune", train, "--val", val, "--out", out, "--base", "dlib-resnet34", "--train-layers", "head",
+            "--epochs", "2", "--people-per-batch", "4", "--images-per-person", "4", "--target-far", "0.01",
+            "--no-progress", "--json", home=home)  # fmt: skip
     assert r.rc == 0, r.err[-3000:]
     return home, out, r.json()
 
@@ -70,8 +77,11 @@ def test_output_folder_is_a_trained_epoch_with_its_own_calibration(tuned) -> Non
     assert rep["sha256"] == sha == cal["sha256"]
     assert rep["base"]["name"] == "dlib-resnet34" and rep["config"]["train_layers"] == "head"
     assert cal["threshold"] == pytest.approx(rep["after"]["threshold"]) and cal["target_far"] == 0.01
-    assert cal["n_genuine"] == rep["after"]["n_genuine"] > 0 and cal["n_impostor"] == rep["after"]["n_impostor"] > 0
-    # the held-out people are exactly --val (never trained on); the published model is the best epoch on them
+    assert (
+        cal["n_genuine"] == rep["after"]["n_genuine"] > 0
+        and cal["n_impostor"] == rep["after"]["n_impostor"] > 0
+    )
+    # the held-out people are --val's (never trained on); the published model is the best epoch on them
     assert {n.removeprefix("val:") for n in rep["data"]["val_identities"]} <= set(VAL)
     assert not set(VAL) & set(TRAIN) and rep["data"]["val"]["identities"] >= 6
     history = rep["history"]
@@ -81,23 +91,24 @@ def test_output_folder_is_a_trained_epoch_with_its_own_calibration(tuned) -> Non
 
 
 def test_enrol_and_verify_with_the_fine_tuned_folder(tuned) -> None:
-    home, out, rep = tuned
-    r = faceunlock("enroll", "alice", "--source", REAL_MOV, "--max-frames", "60", "--weights", out, "--json",
-                   home=home)  # fmt: skip
+    home, out, _ = tuned
+    r = cli(
+        "enroll", "alice", "--source", REAL_MOV, "--max-frames", "60", "--weights", out, "--json", home=home
+    )
     assert r.rc == 0, r.err[-3000:]
     assert r.json()["templates"] >= 3
 
-    r = faceunlock("verify", "alice", "--source", REAL_MOV, "--skip", "100", "--weights", out, "--json", home=home)
+    r = cli("verify", "alice", "--source", REAL_MOV, "--skip", "100", "--weights", out, "--json", home=home)
     assert r.rc == 0, r.out + r.err[-3000:]
     d = r.json()
     assert d["accepted"] is True and d["matches"] >= d["required"] == 3
     # the fine-tune's own calibration decided, not the bundled model's (0.465 at FAR 1e-4 on LFW)
     assert d["threshold"] == pytest.approx(json.loads((out / "calibration.json").read_text())["threshold"])
 
-    others = sorted((DATA / "lfw-dev").glob("*/*_0001.jpg"))[:20]
-    assert len(others) == 20
-    r = faceunlock("verify", "alice", "--source", *others, "--frames", "20", "--weights", out, "--json", home=home)
+    others = sorted((DATA / "lfw-dev").glob("*/*_0001.jpg"))[:10]
+    assert len(others) == 10
+    r = cli("verify", "alice", "--source", *others, "--frames", "10", "--weights", out, "--json", home=home)
     assert r.rc == 1, r.out + r.err[-3000:]
     d = r.json()
-    assert d["accepted"] is False and d["frames_usable"] >= 10  # the faces were seen and scored, not skipped
+    assert d["accepted"] is False and d["frames_usable"] >= 8  # the faces were seen and scored, not skipped
     assert min(d["distances"]) > d["threshold"]
