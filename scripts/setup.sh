@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(xvfb xauth imagemagick gnome-keyring dbus dbus-x11 libegl1 libgl1 libfontconfig1 libdbus-1-3
   libxkbcommon0 libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0
-  libxcb-xkb1 libxcb-shape0 libxcb-randr0 libxcb-xinerama0 libxcb-xfixes0 libglib2.0-0)
+  libxcb-xkb1 libxcb-shape0 libxcb-randr0 libxcb-xinerama0 libxcb-xfixes0 libglib2.0-0
+  gcc make libpam0g-dev pamtester)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -18,6 +19,9 @@ if ((${#missing[@]})); then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+# The PAM module (C, warnings as errors): make rebuilds build/pam_faceunlock.so only when pam/ changed.
+make -s -C pam
 
 PY=${PYTHON:-python3}
 stamp=.venv/.faceunlock-setup
