@@ -134,27 +134,42 @@ def tar_at_far(genuine: np.ndarray, impostor: np.ndarray, target_far: float) -> 
 
 def kfold_accuracy(distances: np.ndarray, same: np.ndarray, folds: int = 10,
                    fold_ids: np.ndarray | None = None, seed: int = 0) -> dict:  # fmt: skip
-    """LFW protocol: pick the accuracy-maximising threshold on k−1 folds, score the held-out fold."""
+    """LFW protocol: pick the accuracy-maximising threshold on k−1 folds, score the held-out fold.
+
+    With a single fold (a `pairs.txt` whose header says 1 fold) there is no training split: the threshold is
+    swept over all pairs and scored on the same pairs — optimistic, and the result says so in `note`.
+    """
     d, s = np.asarray(distances, np.float64), np.asarray(same, bool)
     if fold_ids is None:
         order = np.random.default_rng(seed).permutation(len(d))
         fold_ids = np.empty(len(d), int)
         fold_ids[order] = np.arange(len(d)) % folds
+    ids = np.unique(fold_ids)
+    if len(ids) < 2:
+        t = _best_threshold(d, s)
+        return {"accuracy": float(((d <= t) == s).mean()), "std": 0.0, "folds": 1, "threshold_mean": t,
+                "note": "single fold: threshold chosen and scored on the same pairs (optimistic)"}  # fmt: skip
     accs, ths = [], []
-    for f in np.unique(fold_ids):
+    for f in ids:
         tr, te = fold_ids != f, fold_ids == f
-        cands = np.unique(d[tr])
-        if len(cands) > 2000:
-            cands = np.quantile(d[tr], np.linspace(0, 1, 2000))
-        acc_tr = [((d[tr] <= c) == s[tr]).mean() for c in cands]
-        t = float(cands[int(np.argmax(acc_tr))])
-        above = d[tr][d[tr] > t]
-        if len(above):  # the middle of the gap to the next training distance, not its edge
-            t = (t + float(above.min())) / 2
+        t = _best_threshold(d[tr], s[tr])
         ths.append(t)
         accs.append(float(((d[te] <= t) == s[te]).mean()))
     return {"accuracy": float(np.mean(accs)), "std": float(np.std(accs)), "folds": len(accs),
             "threshold_mean": float(np.mean(ths))}  # fmt: skip
+
+
+def _best_threshold(d: np.ndarray, s: np.ndarray) -> float:
+    """The accuracy-maximising threshold, moved to the middle of the gap to the next distance (not its edge)."""
+    cands = np.unique(d)
+    if len(cands) > 2000:
+        cands = np.quantile(d, np.linspace(0, 1, 2000))
+    acc = [((d <= c) == s).mean() for c in cands]
+    t = float(cands[int(np.argmax(acc))])
+    above = d[d > t]
+    if len(above):
+        t = (t + float(above.min())) / 2
+    return t
 
 
 def summary(distances: np.ndarray, same: np.ndarray, target_fars: tuple[float, ...] = (1e-3, 1e-4),

@@ -81,3 +81,10 @@ def pairwise_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     b = np.asarray(b, np.float64)
     d2 = (a**2).sum(1)[:, None] + (b**2).sum(1)[None, :] - 2 * a @ b.T
     return np.sqrt(np.maximum(d2, 0.0))
+
+
+def paired_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Euclidean distance between row i of a and row i of b (N×D each) → N, the same metric as above."""
+    a = np.asarray(a, np.float64)
+    b = np.asarray(b, np.float64)
+    return np.sqrt(((a - b) ** 2).sum(1))

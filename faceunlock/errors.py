@@ -35,3 +35,9 @@ class KeyringError(FaceUnlockError):
 
 class DatasetError(FaceUnlockError):
     """A dataset folder is unusable (unreadable, too few identities...)."""
+
+
+class InvalidInput(FaceUnlockError, ValueError):
+    """A value the person typed (a user name, a flag, a password) is out of range; also a ValueError so that
+    library callers that validate input keep catching what they caught before. The CLI maps only these (and
+    other FaceUnlockErrors) to exit 2: any other exception is a bug and shows its traceback."""

@@ -1,4 +1,8 @@
-"""Verification pair lists: our TSV (`same  image_a  image_b`) and the official LFW `pairs.txt` (View 2)."""
+"""Verification pair lists: our TSV (`same  image_a  image_b`) and the official LFW files.
+
+LFW ships View 2 (`pairs.txt`, header `folds pairs_per_half`: folds × (n same, then n different)) and View 1
+(`pairsDevTrain.txt` / `pairsDevTest.txt`, header `n`: n same, then n different, no folds).
+"""
 
 from __future__ import annotations
 
@@ -31,9 +35,13 @@ def read_pairs(pairs_file: Path, root: Path) -> tuple[list[Pair], list[str]]:
     if head[:1] == ["same"] or (len(head) == 3 and "\t" in lines[0] and not head[0].isdigit()):
         raw = _read_tsv(numbered[1:], root, pairs_file)
     elif len(head) == 2 and all(t.isdigit() for t in head):
-        raw = _read_lfw(numbered, root, pairs_file)
+        folds, per = (int(t) for t in head)
+        raw = _read_lfw(numbered[1:], folds, per, root, pairs_file)
+    elif len(head) == 1 and head[0].isdigit():
+        raw = _read_lfw(numbered[1:], 1, int(head[0]), root, pairs_file, view1=True)
     else:
-        raise DatasetError(f"{pairs_file}: unknown pairs format (expected a TSV with a 'same' column or LFW pairs.txt)")
+        raise DatasetError(f"{pairs_file}: unknown pairs format (expected a TSV with a 'same' column, LFW "
+                           "pairs.txt (header 'folds n') or pairsDevTrain/Test.txt (header 'n'))")  # fmt: skip
     kept, missing = [], []
     for p in raw:
         absent = [str(x) for x in (p.a, p.b) if not x.is_file()]
@@ -58,15 +66,15 @@ def _lfw_path(root: Path, name: str, idx: str) -> Path:
     return root / name / f"{name}_{int(idx):04d}.jpg"
 
 
-def _read_lfw(lines: list[tuple[int, str]], root: Path, src: Path) -> list[Pair]:
-    folds, per = (int(t) for t in lines[0][1].split())
-    body = lines[1:]
+def _read_lfw(body: list[tuple[int, str]], folds: int, per: int, root: Path, src: Path,
+              view1: bool = False) -> list[Pair]:  # fmt: skip
+    """`folds` blocks of `per` same then `per` different pairs; View 1 files have one block and no fold ids."""
     if len(body) != folds * 2 * per:
         raise DatasetError(f"{src}: header says {folds}×{2 * per} pairs but {len(body)} lines follow")
     out = []
     for n, (lineno, line) in enumerate(body):
         t = line.split()
-        fold = n // (2 * per)
+        fold = None if view1 else n // (2 * per)
         try:
             if len(t) == 3:
                 out.append(Pair(_lfw_path(root, t[0], t[1]), _lfw_path(root, t[0], t[2]), True, fold))

@@ -177,6 +177,17 @@ def test_kfold_accuracy_separable_and_gaussian():
     assert r["folds"] == 4
 
 
+def test_kfold_single_fold_sweeps_once_and_says_so():
+    """A pairs.txt with one fold has no training split: one sweep over all pairs, flagged as optimistic."""
+    rng = np.random.default_rng(2)
+    d = np.concatenate([rng.normal(0, 1, 2000), rng.normal(2, 1, 2000)])
+    s = np.r_[np.ones(2000, bool), np.zeros(2000, bool)]
+    r = cal.kfold_accuracy(d, s, fold_ids=np.zeros(len(d), int))
+    assert r["folds"] == 1 and "single fold" in r["note"]
+    assert r["accuracy"] == pytest.approx(0.841, abs=0.02)
+    assert r["threshold_mean"] == pytest.approx(1.0, abs=0.15)
+
+
 def test_tar_at_far_and_summary():
     rng = np.random.default_rng(3)
     g, i = np.sort(rng.normal(0.4, 0.1, 3000)), np.sort(rng.normal(1.0, 0.1, 30000))

@@ -110,3 +110,32 @@ def test_unusable_pairs_files(tmp_path):
         read_pairs(_write(tmp_path, "empty.tsv", "\n\n"), tmp_path)
     with pytest.raises(DatasetError, match="unknown pairs format"):
         read_pairs(_write(tmp_path, "what.csv", "a,b,c\n1,x,y\n"), tmp_path)
+
+
+def _official_lines():
+    return need("lfw-pairs-official.txt").read_text().splitlines()
+
+
+def test_lfw_view1_file_one_number_header(tmp_path):
+    """pairsDevTrain/Test.txt (View 1): header `n`, then n same and n different pairs, no folds."""
+    lines = _official_lines()
+    same, diff = lines[1:21], lines[301:321]  # fold 0: 300 same, then 300 different
+    p = _write(tmp_path, "pairsDevTest.txt", "\n".join(["20", *same, *diff]) + "\n")
+    pairs, missing = read_pairs(p, need("lfw-dev"))
+    assert pairs, "some of fold 0's people are in lfw-dev"
+    assert any(pr.same for pr in pairs) and any(not pr.same for pr in pairs)
+    assert all(pr.fold is None for pr in pairs)
+    parsed_same = [pr for pr in pairs if pr.same]
+    assert all(pr.a.parent == pr.b.parent for pr in parsed_same)
+    assert all(pr.a.parent != pr.b.parent for pr in pairs if not pr.same)
+    # the same 40 lines under a View 2 header with one fold give the same pairs, with fold ids
+    p2 = _write(tmp_path, "pairs1.txt", "\n".join(["1 20", *same, *diff]) + "\n")
+    pairs2, missing2 = read_pairs(p2, need("lfw-dev"))
+    assert [(q.a, q.b, q.same) for q in pairs2] == [(q.a, q.b, q.same) for q in pairs] and missing2 == missing
+    assert {q.fold for q in pairs2} <= {0}
+
+
+def test_lfw_view1_count_mismatch_names_file(tmp_path):
+    p = _write(tmp_path, "pairsDevTrain.txt", "2\nAlice 1 2\nAlice 1 Bob 2\n")
+    with pytest.raises(DatasetError, match="pairsDevTrain.txt"):
+        read_pairs(p, tmp_path)

@@ -25,10 +25,11 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     from faceunlock.calibrate import calibrate_distances, user_calibration_path
     from faceunlock.cli.dataset_embed import embed_dataset, report_problems
+    from faceunlock.errors import InvalidInput
     from faceunlock.weights import resolve_backbone
 
     if not 0 < args.target_far < 1:
-        raise ValueError(f"--target-far must be between 0 and 1, got {args.target_far}")
+        raise InvalidInput(f"--target-far must be between 0 and 1, got {args.target_far}")
     backbone = resolve_backbone(args.weights, device=args.device)
     data = embed_dataset(args.dataset, backbone, max_per_identity=args.max_per_identity)
     cal = calibrate_distances(data.genuine, data.impostor, backbone, args.target_far, str(args.dataset),

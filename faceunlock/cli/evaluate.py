@@ -24,6 +24,7 @@ def run(args) -> int:
 
     from faceunlock.calibrate import find_calibration, plot_roc, roc_points, split, summary
     from faceunlock.cli.dataset_embed import embed_chips, report_problems
+    from faceunlock.embed import paired_distances
     from faceunlock.errors import CalibrationError, DatasetError
     from faceunlock.facesets import DetectionCache, load_chips
     from faceunlock.pairs import read_pairs
@@ -41,7 +42,9 @@ def run(args) -> int:
         cache.close()
     emb = dict(zip(kept, embed_chips(backbone, chips), strict=True))
     scored = [pr for pr in pairs if pr.a in emb and pr.b in emb]
-    d = np.array([float(np.linalg.norm(emb[pr.a] - emb[pr.b])) for pr in scored])
+    if not scored:
+        raise DatasetError(f"{args.pairs}: no pair has a usable face in both images")
+    d = paired_distances(np.array([emb[pr.a] for pr in scored]), np.array([emb[pr.b] for pr in scored]))
     same = np.array([pr.same for pr in scored])
     folds = np.array([pr.fold for pr in scored]) if scored and scored[0].fold is not None else None
     res = summary(d, same, fold_ids=folds)
@@ -68,7 +71,8 @@ def run(args) -> int:
     print(f"model {backbone.describe()}")
     print(f"pairs {len(scored)} scored of {len(pairs)} (no face in {len(pairs) - len(scored)}; "
           f"{len(missing)} images missing from {args.root})")  # fmt: skip
-    print(f"AUC {res['auc']:.5f}  EER {res['eer']:.4f}  10-fold accuracy {k['accuracy']:.4f} ± {k['std']:.4f}")
+    print(f"AUC {res['auc']:.5f}  EER {res['eer']:.4f}  {k['folds']}-fold accuracy {k['accuracy']:.4f} ± {k['std']:.4f}"
+          + (f"  ({k['note']})" if "note" in k else ""))  # fmt: skip
     for r in res["tar_at_far"]:
         print(f"TAR@FAR {r['target_far']:g}: {r['tar']:.4f} (≥ {r['tar_lower_95']:.4f}); FAR ≤ {r['far_upper_95']:.2e}"
               + ("" if r["resolvable"] else "  (too few impostor pairs to resolve this FAR)"))  # fmt: skip

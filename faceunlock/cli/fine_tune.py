@@ -109,26 +109,28 @@ def config_from_args(args: argparse.Namespace):
 
 def check_args(args: argparse.Namespace) -> None:
     """Reject impossible numbers before any model or data is loaded."""
+    from faceunlock.errors import InvalidInput
+
     if args.p < 2 and not args.negatives:
-        raise ValueError(
+        raise InvalidInput(
             "--people-per-batch must be at least 2 (a batch needs two people) unless --negatives is given"
         )
     if args.k < 2:
-        raise ValueError(
+        raise InvalidInput(
             "--images-per-person must be at least 2 (a person needs a positive pair in the batch)"
         )
     if not 0 < args.val_fraction < 1:
-        raise ValueError("--val-fraction must be between 0 and 1")
+        raise InvalidInput("--val-fraction must be between 0 and 1")
     if not 0 < args.target_far < 1:
-        raise ValueError("--target-far must be between 0 and 1")
+        raise InvalidInput("--target-far must be between 0 and 1")
     if args.epochs < 0 or args.patience < 1:
-        raise ValueError("--epochs must be ≥ 0 and --patience ≥ 1")
+        raise InvalidInput("--epochs must be ≥ 0 and --patience ≥ 1")
     if args.l2_sp is None:
         args.l2_sp = 0.0 if args.base == "random" else 0.3
     if args.l2_sp < 0:
-        raise ValueError("--l2-sp must be ≥ 0")
+        raise InvalidInput("--l2-sp must be ≥ 0")
     if args.margin is not None and args.margin <= 0:
-        raise ValueError("--margin must be positive")
+        raise InvalidInput("--margin must be positive")
 
 
 def run(args: argparse.Namespace) -> int:

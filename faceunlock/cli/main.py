@@ -47,9 +47,6 @@ def main(argv: list[str] | None = None) -> int:
     except FaceUnlockError as e:
         print(f"faceunlock: error: {e}", file=sys.stderr)
         return e.exit_code
-    except ValueError as e:
-        print(f"faceunlock: error: {e}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("faceunlock: interrupted", file=sys.stderr)
         return 130

@@ -56,6 +56,22 @@ def test_official_lfw_pairs_format(home):
     print(f"\nofficial pairs present in lfw-dev: {res['pairs_scored']}, 10-fold {res['kfold']['accuracy']:.4f}")
 
 
+@pytest.mark.parametrize(("header", "name"), [("1 50", "pairs-one-fold.txt"), ("50", "pairsDevTest.txt")])
+def test_single_fold_and_view1_pairs_files(home, tmp_path, header, name):
+    """A one-fold pairs.txt (header `1 50`) is scored with one threshold sweep, and says so; a View 1 file
+    (header `50`, no folds) is read and split into random folds like our TSV."""
+    lines = need("lfw-pairs-official.txt").read_text().splitlines()
+    (tmp_path / name).write_text("\n".join([header, *lines[1:51], *lines[301:351]]) + "\n")
+    r = faceunlock("evaluate", "--pairs", tmp_path / name, "--root", DATA / "lfw-dev", "--json", home=home)
+    assert r.rc == 0, r.err
+    k = r.json()["kfold"]
+    if header == "1 50":
+        assert k["folds"] == 1 and "single fold" in k["note"]
+    else:
+        assert k["folds"] == 10 and "note" not in k
+    assert 0.8 <= k["accuracy"] <= 1.0
+
+
 @pytest.mark.parametrize("dataset", ["orl", "yale"])
 def test_greyscale_datasets_same_and_different(home, tmp_path, dataset):
     r = faceunlock("calibrate", need(dataset), "--weights", "dlib-resnet34", "--target-far", "1e-3",

@@ -34,3 +34,18 @@ def test_bad_user_name_is_exit_2(fu_home):
     r = faceunlock("verify", "../etc", "--source", "0", home=fu_home)
     assert r.rc == 2
     assert "invalid user name" in r.err
+
+
+def test_internal_bug_shows_a_traceback_not_exit_2(tmp_path):
+    """Only the project's own errors map to exit 2; a bug (here: a ValueError from inside) must not hide."""
+    code = ("import faceunlock.cli.verify as v\n"
+            "def boom(args):\n    raise ValueError('internal bug')\n"
+            "v.run = boom\nfrom faceunlock.cli.main import main\nraise SystemExit(main(['verify', 'x', '--source', '0']))")  # fmt: skip
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 1  # Python's own exit code for an uncaught exception
+    assert "Traceback" in r.stderr and "internal bug" in r.stderr
+
+
+def test_bad_flag_value_is_exit_2(fu_home, tmp_path):
+    r = faceunlock("calibrate", tmp_path, "--target-far", "2", home=fu_home)
+    assert r.rc == 2 and "--target-far" in r.err and "Traceback" not in r.err
