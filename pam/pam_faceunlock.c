@@ -15,7 +15,9 @@
  *
  * Arguments: socket=PATH (default /run/faceunlock/faceunlockd.sock), timeout=SECONDS (default 3, decimals allowed,
  * 0.1..60), owner=UID|NAME (the account the daemon runs as; default root; root itself is always accepted),
- * quiet (no conversation messages), debug (details to syslog).
+ * services=NAME,NAME,... (offer the face only to these PAM services, e.g. sudo,polkit-1,swaylock: the installed
+ * profile sits in common-auth, which login managers include too, and a face login leaves the keyring locked; without
+ * it every service that runs the module is offered the face), quiet (no conversation messages), debug (syslog).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -52,6 +54,7 @@ struct options {
     const char *socket_path;
     long timeout_ms;
     uid_t owner;
+    const char *services; /* comma-separated allow-list, NULL = any */
     int quiet;
     int debug;
 };
@@ -99,6 +102,7 @@ static int parse_options(pam_handle_t *pamh, int argc, const char **argv, struct
     o->socket_path = DEFAULT_SOCKET;
     o->timeout_ms = DEFAULT_TIMEOUT_MS;
     o->owner = 0;
+    o->services = NULL;
     o->quiet = 0;
     o->debug = 0;
     for (int i = 0; i < argc; i++) {
@@ -124,6 +128,8 @@ static int parse_options(pam_handle_t *pamh, int argc, const char **argv, struct
                 pam_syslog(pamh, LOG_ERR, "%s: not a user name or uid", a);
                 return -1;
             }
+        } else if (strncmp(a, "services=", 9) == 0) {
+            o->services = a + 9;
         } else if (strcmp(a, "quiet") == 0) {
             o->quiet = 1;
         } else if (strcmp(a, "debug") == 0) {
@@ -173,6 +179,28 @@ static int is_local_host(const char *h)
 {
     return h == NULL || *h == '\0' || strcmp(h, "localhost") == 0 || strcmp(h, "127.0.0.1") == 0 ||
            strcmp(h, "::1") == 0 || strcmp(h, "localhost.localdomain") == 0;
+}
+
+static int service_allowed(pam_handle_t *pamh, const struct options *o, const char **name)
+{
+    const void *svc = NULL;
+    *name = "";
+    if (o->services == NULL)
+        return 1;
+    if (pam_get_item(pamh, PAM_SERVICE, &svc) != PAM_SUCCESS || svc == NULL)
+        return 0;
+    *name = (const char *)svc;
+    size_t n = strlen(*name);
+    for (const char *p = o->services; *p;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (len == n && n > 0 && strncmp(p, *name, n) == 0)
+            return 1;
+        if (!comma)
+            break;
+        p = comma + 1;
+    }
+    return 0;
 }
 
 /* A remote session: the camera in front of the machine belongs to whoever sits there, not to the remote caller. */
@@ -479,6 +507,12 @@ FU_EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const
     if (parse_options(pamh, argc, argv, &o) != 0)
         return PAM_SERVICE_ERR;
 
+    const char *service = NULL;
+    if (!service_allowed(pamh, &o, &service)) {
+        if (o.debug)
+            pam_syslog(pamh, LOG_DEBUG, "face not offered to service %s (not in services=)", service);
+        return PAM_IGNORE;
+    }
     const char *why_remote = remote_reason(pamh);
     if (why_remote) {
         if (o.debug)
