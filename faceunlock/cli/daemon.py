@@ -62,3 +62,123 @@ def run(args) -> int:
         daemon.close()
         log("stopped")
     return 0
+
+
+# -- the client commands' daemon path (verify/enroll/users --daemon): kept here so those files change by a line --
+def add_daemon_flag(p) -> None:
+    p.add_argument("--daemon", metavar="SOCKET", default=None,
+                   help="ask a running faceunlock daemon at SOCKET (its own camera and system store) instead of "
+                        "loading a model here; verify without --source uses the system daemon when it runs")  # fmt: skip
+
+
+def resolve_socket(args):
+    """The socket named by --daemon, or the system socket for a command given no --source (None: run locally)."""
+    from faceunlock.daemon_client import SYSTEM_SOCKET, system_socket
+    from faceunlock.errors import InvalidInput
+
+    if getattr(args, "daemon", None):
+        return args.daemon
+    if getattr(args, "source", True):
+        return None
+    found = system_socket()
+    if found is None:
+        raise InvalidInput(f"give --source SRC, or start the faceunlock daemon (no socket at {SYSTEM_SOCKET})")
+    return found
+
+
+def _ranges(args, default_limit: int | None = None) -> dict:
+    out = {}
+    if getattr(args, "skip", 0):
+        out["skip"] = args.skip
+    limit = getattr(args, "max_frames", None)
+    if limit is not None and limit != default_limit:
+        out["limit"] = limit
+    return out
+
+
+def _note_source(args) -> None:
+    import sys
+
+    if getattr(args, "source", None):
+        print("faceunlock: note: the daemon reads its own camera/source; --source is not sent to it "
+              "(--skip/--max-frames are, for a recorded source)", file=sys.stderr)  # fmt: skip
+
+
+def _password(prompt: str) -> str:
+    import getpass
+
+    return getpass.getpass(prompt + " ")
+
+
+def _exit_code(word: str) -> int:
+    return {"OK": 0, "FAIL": 1}.get(word, 2)
+
+
+def verify_via_daemon(args, path) -> int:
+    """`verify USER --daemon SOCKET`: exit 0 accepted (OK), 1 refused (FAIL), 2 anything else."""
+    import sys
+
+    from faceunlock.cli.common import emit_json
+    from faceunlock.daemon_client import DaemonClient
+
+    reply = DaemonClient(path).verify(args.user, **_ranges(args))
+    if args.json:
+        emit_json({"user": args.user, "result": reply.word, "message": reply.text, **(reply.decision or {})})
+    elif reply.word == "OK":
+        print(f"ACCEPTED: {reply.text}")
+    elif reply.word == "FAIL":
+        print(f"REJECTED: {reply.text}")
+    else:
+        print(f"faceunlock: daemon: {reply.word} {reply.text}", file=sys.stderr)
+    return _exit_code(reply.word)
+
+
+def enroll_via_daemon(args, path) -> int:
+    import sys
+
+    from faceunlock.cli.common import emit_json
+    from faceunlock.daemon_client import DaemonClient
+
+    _note_source(args)
+    reply = DaemonClient(path, timeout=600).enroll(args.user, label=args.label, replace=args.replace,
+                                                   password=_password, **_ranges(args, default_limit=300))  # fmt: skip
+    if reply.word != "OK":
+        print(f"faceunlock: daemon: {reply.word} {reply.text}", file=sys.stderr)
+        return 2
+    info = reply.payload()
+    if args.json:
+        emit_json(info)
+    else:
+        print(f"enrolled {info.get('user')} ({info.get('label')}) in the system store: {info.get('templates')} "
+              f"templates from {info.get('frames_usable')} usable of {info.get('frames_seen')} frames, "
+              f"model {info.get('model')}")  # fmt: skip
+    return 0
+
+
+def users_via_daemon(args, path) -> int:
+    import sys
+
+    from faceunlock.cli.common import emit_json
+    from faceunlock.daemon_client import DaemonClient
+
+    client = DaemonClient(path)
+    if args.action == "remove":
+        reply = client.remove(args.user, password=_password)
+        if reply.word != "OK":
+            print(f"faceunlock: daemon: {reply.word} {reply.text}", file=sys.stderr)
+            return 2
+        print(f"removed {args.user} from the system store")
+        return 0
+    reply = client.list_users()
+    if reply.word != "OK":
+        print(f"faceunlock: daemon: {reply.word} {reply.text}", file=sys.stderr)
+        return 2
+    if getattr(args, "json", False):
+        emit_json({"users": reply.users, "store": "system"})
+        return 0
+    if not reply.users:
+        print("no users enrolled in the system store")
+    for r in reply.users:
+        apps = ", ".join(f"{a['label']} ({a['templates']} templates, {a['model']})" for a in r.get("appearances", []))
+        print(f"{r['user']}: {apps or r.get('error', '')}")
+    return 0

@@ -17,6 +17,9 @@ def add_parser(sub) -> None:
     p.add_argument("--label", default="default", help="name of this appearance (default, glasses, beard …)")
     p.add_argument("--replace", action="store_true", help="replace USER's existing templates instead of adding")
     add_json(p)
+    from faceunlock.cli.daemon import add_daemon_flag
+
+    add_daemon_flag(p)
     p.set_defaults(func=run)
 
 
@@ -26,6 +29,10 @@ def run(args) -> int:
     from faceunlock.store import TemplateEntry, UserTemplates, validate_user
 
     validate_user(args.user)
+    if args.daemon:
+        from faceunlock.cli.daemon import enroll_via_daemon
+
+        return enroll_via_daemon(args, args.daemon)
     store = open_store()
     engine = Engine.load(args.weights, args.device, liveness=False)
     session = EnrollmentSession(engine.processor, engine.calibration, target_frames=args.frames)

@@ -12,10 +12,18 @@ def add_parser(sub) -> None:
     add_json(lp)
     rp = usub.add_parser("remove", help="delete a user's templates")
     rp.add_argument("user")
+    from faceunlock.cli.daemon import add_daemon_flag
+
+    for sp in (lp, rp):
+        add_daemon_flag(sp)
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
+    if args.daemon:
+        from faceunlock.cli.daemon import users_via_daemon
+
+        return users_via_daemon(args, args.daemon)
     store = open_store()
     if args.action == "remove":
         from faceunlock.store import validate_user
