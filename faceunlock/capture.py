@@ -169,3 +169,17 @@ def open_source(spec: str | int | list, skip: int = 0, limit: int | None = None,
     if skip or limit is not None or step != 1:
         src = SlicedSource(src, skip, limit, step)
     return src
+
+
+def is_camera(spec: str | int) -> bool:
+    """A camera index ("0"), as opposed to a video file, an image or a folder standing in for one."""
+    return isinstance(spec, int) or (isinstance(spec, str) and spec.isdigit())
+
+
+def describe_source(spec: str) -> str:
+    """Plain words for a source spec, for status lines and dialogs."""
+    if is_camera(spec):
+        return f"camera {spec}"
+    p = Path(spec).expanduser()
+    kind = "image folder" if p.is_dir() else "video file" if p.suffix else "file"
+    return f"{kind} {p.name or p}"

@@ -33,6 +33,14 @@ class KeyringError(FaceUnlockError):
     """The OS keyring is absent or locked; we never fall back to plaintext."""
 
 
+class KeyringUnavailable(KeyringError):
+    """No secure Secret Service provider is reachable (none running, no D-Bus session, an insecure backend)."""
+
+
+class KeyringLocked(KeyringError):
+    """The keyring is there but locked: the person must unlock it (log in again)."""
+
+
 class DatasetError(FaceUnlockError):
     """A dataset folder is unusable (unreadable, too few identities...)."""
 

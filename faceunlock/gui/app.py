@@ -27,11 +27,12 @@ from PySide6.QtWidgets import (
 )
 
 from faceunlock.gui.settings import Settings
-from faceunlock.gui.status import SystemStatus
 from faceunlock.gui.theme import APP_STYLE, STATUS_ICONS, app_icon
 from faceunlock.gui.workers import ENGINES, GuiThreadGC, retire, run_async, wait_children, wait_retired
+from faceunlock.health import Health
 
-STATUS_KEYS = [("model", "Face model"), ("calibration", "Calibration"), ("keyring", "Keyring"), ("camera", "Camera")]
+STATUS_KEYS = [("model", "Face model"), ("calibration", "Calibration"), ("liveness", "Photo and screen check"),
+               ("keyring", "Keyring"), ("camera", "Camera")]  # fmt: skip
 
 
 def _card() -> tuple[QFrame, QVBoxLayout]:
@@ -75,7 +76,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.settings = settings or Settings.load()
         self.weights, self.device = weights, device
-        self.status: SystemStatus | None = None
+        self.status: Health | None = None
         self._checking = None
         self.setWindowTitle("Face unlock")
         self.setWindowIcon(app_icon())
@@ -162,26 +163,26 @@ class MainWindow(QMainWindow):
         """Re-run the checks in a worker thread (the window stays usable meanwhile)."""
         if self._checking is not None:
             return
-        from faceunlock.gui.status import check_all
+        from faceunlock.health import check_all
 
         for line in self.lines.values():
             line.set("busy", "Checking…")
         self.refresh_btn.setEnabled(False)
         settings, weights, device = self.settings, self.weights, self.device
         loaded = ENGINES.peek(weights, device)  # the model does not change while the app runs: load it once
-        self._checking = run_async(self, lambda: check_all(settings, weights, device, loaded), self._show_status,
+        self._checking = run_async(self, lambda: check_all(settings.source, weights, device, loaded), self._show_status,
                                    self._status_failed)  # fmt: skip
 
-    def _show_status(self, status: SystemStatus) -> None:
+    def _show_status(self, status: Health) -> None:
         self._checking = None
         self.status = status
         self.refresh_btn.setEnabled(True)
         if status.engine is not None and ENGINES.peek(self.weights, self.device) is None:
             ENGINES.put(status.engine, self.weights, self.device)
-        for row in status.rows:
+        for row in status.checks:
             if row.key in self.lines:
                 self.lines[row.key].set(row.state, row.text, row.detail)
-        store = [r for r in status.rows if r.key == "store"]
+        store = [r for r in status.checks if r.key == "store"]
         self.store_problem.setVisible(bool(store))
         self.store_problem.setText(store[0].text if store else "")
         selected = self.selected_user()

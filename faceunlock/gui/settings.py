@@ -63,14 +63,3 @@ class Settings:
         return path
 
 
-def describe_source(source: str) -> str:
-    """Plain words for a source spec, for status lines and the settings dialog."""
-    if source.isdigit():
-        return f"camera {source}"
-    p = Path(source).expanduser()
-    kind = "image folder" if p.is_dir() else "video file" if p.suffix else "file"
-    return f"{kind} {p.name or p}"
-
-
-def is_camera(source: str) -> bool:
-    return source.isdigit()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
-from faceunlock.gui import status as status_mod
+from faceunlock import health
 from faceunlock.gui.app import MainWindow
 from faceunlock.gui.recognition import RecognitionDialog
 from faceunlock.gui.settings import Settings
@@ -19,9 +19,7 @@ from tests.gui.conftest import WEIGHTS, install_alice
 @pytest.fixture
 def fast_model(monkeypatch, engine):
     """Reuse the session's engine instead of loading the model again for every window."""
-    rows = [status_mod.StatusRow("model", "Face model", "ok", "dlib-resnet34 (bundled, works offline)."),
-            status_mod.StatusRow("calibration", "Calibration", "ok", "Threshold 0.500.")]  # fmt: skip
-    monkeypatch.setattr(status_mod, "check_model", lambda weights, device, loaded=None: (rows, engine))
+    monkeypatch.setattr(health, "check_engine", lambda weights, device, loaded=None: (health.describe_engine(engine), engine))
 
 
 def wait_status(qtbot, w: MainWindow) -> None:
@@ -39,6 +37,7 @@ def test_status_in_plain_words_and_users_listed(qtbot, gui_home, wizard_run, rea
     states = {k: (line.state, line.text.text()) for k, line in w.lines.items()}
     assert states["model"][0] == "ok" and "dlib-resnet34" in states["model"][1]
     assert states["calibration"][0] == "ok" and "Threshold" in states["calibration"][1]
+    assert states["liveness"] == ("ok", "Photos and screens are refused.")
     assert states["keyring"] == ("ok", "Unlocked; your fallback password is set.")
     assert states["camera"][0] == "warn" and "real.mov" in states["camera"][1] and "instead of a webcam" in states["camera"][1]
     assert w.user_rows() == [("alice", "1 appearance: default (dlib-resnet34)")]
@@ -73,22 +72,30 @@ def test_missing_calibration_is_explained(qtbot, gui_home, monkeypatch):
         raise CalibrationError("no calibration for model dlib-resnet34")
 
     monkeypatch.setattr(calibrate, "find_calibration", none)
-    rows, engine = status_mod.check_model(WEIGHTS, "cpu")
+    rows, engine = health.check_engine(WEIGHTS, "cpu")
     assert engine is None
     cal = next(r for r in rows if r.key == "calibration")
     assert cal.state == "error" and "faceunlock calibrate" in cal.text
 
 
 def test_locked_keyring_is_reported(monkeypatch):
+    """Locked and absent keyrings are told apart by the error's type, not by its wording."""
     from faceunlock import secrets
-    from faceunlock.errors import KeyringError
+    from faceunlock.errors import KeyringLocked, KeyringUnavailable
 
     def locked():
-        raise KeyringError(secrets._LOCKED)
+        raise KeyringLocked("whatever the backend says")
 
     monkeypatch.setattr(secrets, "has_password", locked)
-    row, has = status_mod.check_keyring()
+    row, has = health.check_keyring()
     assert row.state == "error" and row.text.startswith("The keyring is locked") and not has
+
+    def absent():
+        raise KeyringUnavailable("no D-Bus")
+
+    monkeypatch.setattr(secrets, "has_password", absent)
+    row, has = health.check_keyring()
+    assert row.state == "error" and row.text.startswith("No secure keyring is running") and not has
 
 
 def test_remove_asks_then_deletes(qtbot, gui_home, wizard_run, fast_model, monkeypatch):
