@@ -1,8 +1,15 @@
-"""One authentication attempt end to end, shared by the lock screen, the CLI and any login hook.
+"""One authentication attempt end to end, shared by the lock screen, the CLI, "Test recognition" and the daemon.
 
-frames → detect → quality → liveness → align → embed → multi-frame verify, under the lockout policy: a locked-out
-user gets no attempt at all, and every attempt that saw a face and did not match (or was a photo or a screen)
-counts as a failure. Acceptance needs both: the verifier satisfied AND the liveness window live on the same frames.
+frames → detect → quality → align → embed → liveness → multi-frame verify, under one `AuthPolicy` and the lockout:
+a locked-out user gets no attempt at all (no frame is read), and every attempt that judged a face and did not
+match (or was a photo or a screen) counts as a failure.
+
+Per frame, in this order (docs/decisions/009-one-attempt.md has the attacks each rule closes):
+- one tracked face: a usable face far from the last one (box jump) or of another person (embedding) resets the
+  evidence: frames of a stranger and frames of the owner never add up;
+- no replays of a still: a frame (almost) identical to any judged frame of this face is no new evidence;
+- liveness on that same frame: a frame matches only if it is also judged live, and one frame judged a photo or
+  a screen ends the attempt as a presentation attack.
 Any error raises (the caller keeps the screen locked); nothing here ever returns "accepted" by default.
 """
 
@@ -20,10 +27,16 @@ from faceunlock.calibrate import Calibration, find_calibration
 from faceunlock.embed import Backbone
 from faceunlock.errors import StoreError
 from faceunlock.pipeline import FaceProcessor, FrameResult
+from faceunlock.policy import AuthPolicy
 from faceunlock.verify import Decision, Verifier
 
 if TYPE_CHECKING:
+    from faceunlock.detect import Face
     from faceunlock.liveness import LivenessChecker
+    from faceunlock.lockout import Lockout
+
+
+DEFAULT_POLICY = AuthPolicy()
 
 
 @dataclass
@@ -59,86 +72,192 @@ def user_templates(store, user: str, backbone: Backbone) -> np.ndarray:
     return templates
 
 
-class AuthSession:
-    """Frame-by-frame attempt (the GUI worker feeds it); `decision()` summarises."""
+def chip_change(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean absolute difference of two aligned chips in grey levels (0–255): ≈ 0 for a repeated frame."""
+    ga = a.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    gb = b.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    return float(np.abs(ga - gb).mean())
 
-    def __init__(self, engine: Engine, templates: np.ndarray, required: int = 3, window: int = 5) -> None:
-        self.engine = engine
-        self.verifier = Verifier(templates, engine.calibration, required, window)
-        self.liveness = None
-        if engine.liveness is not None:
-            from faceunlock.liveness import LivenessSession
 
-            self.liveness = LivenessSession(engine.liveness)
+@dataclass
+class _Track:
+    """The face being followed: the last judged frame's box and embedding, and every judged chip."""
+
+    face: Face
+    embedding: np.ndarray
+    chips: list[np.ndarray]
+
+
+class Attempt:
+    """One attempt, frame by frame (the CLI, the GUI workers and the daemon feed it); `decision()` summarises.
+
+    `admit`, when given, is asked once, just before the first face is judged (the lock screen reserves the
+    attempt in the lockout there, so an empty room reserves nothing); False ends the attempt unread.
+    """
+
+    def __init__(self, engine: Engine, templates: np.ndarray, policy: AuthPolicy = DEFAULT_POLICY, *,
+                 admit: Callable[[], bool] | None = None) -> None:  # fmt: skip
+        self.engine, self.policy = engine, policy
+        self.verifier = Verifier(templates, engine.calibration, policy.required, policy.window)
+        self.track_distance = (
+            policy.track_distance if policy.track_distance is not None else engine.calibration.threshold
+        )
         self.frames_seen = 0
         self.rejected: Counter[str] = Counter()
+        self.live_scores: list[float] = []  # per judged frame, in order
+        self.resets = 0  # times another face took over
+        self.ended = ""  # why the attempt stopped short of a verdict (max frames, timeout, locked out)
+        self.locked_out = False
+        self._admit = admit
+        self._spoof = False
+        self._track: _Track | None = None
+        self._window_live: list[float] = []
+        self._start = time.monotonic()
 
+    # -- one frame --------------------------------------------------------------------------------------------
     def offer(self, frame: np.ndarray) -> FrameResult:
+        """Analyse one RGB frame and, if it holds a usable face, judge it; a finished attempt judges nothing."""
+        if self.finished:
+            return self.engine.processor.analyze(frame)
         self.frames_seen += 1
         r = self.engine.processor.analyze(frame)
         if r.rejection:
             self.rejected[r.rejection] += 1
-        elif not self.spoof:
-            if self.liveness is not None:
-                self.liveness.offer(frame, r.face)
-            self.verifier.add(self.engine.processor.embed_one(r.chip))
+        else:
+            self._judge(frame, r)
+        self._check_limits()
         return r
+
+    def _judge(self, frame: np.ndarray, r: FrameResult) -> None:
+        if self._admit is not None:
+            admit, self._admit = self._admit, None
+            if not admit():
+                self.locked_out = True
+                self.ended = "locked out"
+                return
+        embedding = self.engine.processor.embed_one(r.chip)
+        t = self._track
+        if t is None or not self._same_face(t, r.face, embedding):
+            if t is not None:
+                self.resets += 1
+                self.verifier.reset()  # a stranger's frames and the owner's never add up
+                self._window_live.clear()
+            t = self._track = _Track(r.face, embedding, [])
+        elif any(chip_change(c, r.chip) < self.policy.min_change for c in t.chips):
+            self.rejected["repeated frame"] += 1  # a looped still or a frozen camera: no new evidence
+            return
+        t.face, t.embedding = r.face, embedding
+        t.chips.append(r.chip)
+        live = True
+        if self.engine.liveness is not None:
+            score = self.engine.liveness.score(frame, r.face)
+            self.live_scores.append(score)
+            self._window_live = (self._window_live + [score])[-self.policy.window :]
+            live = score >= self.policy.live_threshold
+            self._spoof = self._spoof or not live
+        self.verifier.add(embedding, live=live)
+
+    def _same_face(self, prev: _Track, face: Face, embedding: np.ndarray) -> bool:
+        """Box continuity and embedding consistency with the last judged frame."""
+        w = max(prev.face.width, 1.0)
+        shift = float(np.linalg.norm(face.centre - prev.face.centre)) / w
+        scale = max(face.width, 1.0) / w
+        if shift > self.policy.max_shift or not 1 / self.policy.max_scale <= scale <= self.policy.max_scale:
+            return False
+        return float(np.linalg.norm(embedding - prev.embedding)) <= self.track_distance
+
+    def _check_limits(self) -> None:
+        if self.finished:
+            return
+        p = self.policy
+        if p.max_judged is not None and self.frames_judged >= p.max_judged:
+            self.ended = f"not recognised in {p.max_judged} frames"
+        elif self.frames_seen >= p.max_frames:
+            self.ended = f"gave up after {p.max_frames} frames"
+        elif p.timeout_s is not None and time.monotonic() - self._start > p.timeout_s:
+            self.ended = f"timed out after {p.timeout_s:.0f} s"
+
+    # -- state ----------------------------------------------------------------------------------------------
+    @property
+    def frames_judged(self) -> int:
+        return len(self.verifier.distances)
 
     @property
     def spoof(self) -> bool:
-        """A photo or screen was detected: final for this attempt."""
-        return self.liveness is not None and self.liveness.spoof
+        """A frame was judged a photo or a screen: final for this attempt."""
+        return self._spoof
 
     @property
     def accepted(self) -> bool:
-        live = self.liveness is None or self.liveness.live
-        return self.verifier.satisfied and live and not self.spoof
+        return self.verifier.satisfied and not self._spoof and not self.locked_out
 
     @property
     def finished(self) -> bool:
-        return self.accepted or self.spoof
+        return self.accepted or self._spoof or bool(self.ended)
+
+    @property
+    def counts(self) -> bool:
+        """Whether this attempt, if not accepted, is a failure for the lockout: a face was judged."""
+        return self.frames_judged > 0 or self._spoof
 
     def decision(self, ended: str = "") -> Decision:
+        """The verdict so far; `ended` says why the caller stopped feeding frames (source ended, cancelled)."""
+        ended = self.ended or ended
         d = self.verifier.decision(self.frames_seen, self.engine.backbone.name, self.rejected, ended)
-        if self.liveness is not None:
-            d.liveness = round(self.liveness.window_mean, 4) if self.liveness.decided else None
-            if self.spoof:
-                d.accepted = False
-                d.spoof = True
-                d.reason = f"presentation attack suspected: {self.liveness.message}"
-            elif d.accepted and not self.accepted:
-                d.accepted = False
-                d.reason = f"face matched but liveness not confirmed yet ({self.liveness.message})"
+        if self._window_live:
+            d.liveness = round(float(np.mean(self._window_live)), 4)
+        if self._spoof:
+            d.accepted, d.spoof = False, True
+            worst = min(self.live_scores)
+            d.reason = (f"presentation attack suspected: a frame scored {worst:.2f} live (< "
+                        f"{self.policy.live_threshold}): a photo or a screen, not a live face")  # fmt: skip
+        elif self.locked_out:
+            d.accepted = False
+        if self.resets:
+            d.reason += f"; another face took over {self.resets}×"
         return d
 
 
-def authenticate(engine: Engine, templates: np.ndarray, frames: Iterable[np.ndarray], lockout=None,
-                 max_frames: int = 60, timeout_s: float | None = None, required: int = 3, window: int = 5,
-                 on_frame: Callable[[FrameResult], None] | None = None) -> Decision:  # fmt: skip
-    """Run one attempt over `frames` (stops at acceptance, max_frames, timeout or the end of the source)."""
-    if lockout is not None and (wait := lockout.seconds_remaining()) > 0:
-        return Decision(False, f"too many failed attempts: try again in {wait:.0f} s", engine.calibration.threshold,
-                        model=engine.backbone.name)  # fmt: skip
-    session = AuthSession(engine, templates, required, window)
-    start = time.monotonic()
-    ended = "source ended"
-    for frame in frames:
-        r = session.offer(frame)
-        if on_frame:
-            on_frame(r)
-        if session.finished:
-            ended = ""
-            break
-        if session.frames_seen >= max_frames:
-            ended = f"gave up after {max_frames} frames"
-            break
-        if timeout_s is not None and time.monotonic() - start > timeout_s:
-            ended = f"timed out after {timeout_s:.0f} s"
-            break
-    decision = session.decision(ended)
+def authenticate(engine: Engine, templates: np.ndarray, frames: Iterable[np.ndarray], lockout: Lockout | None = None,
+                 policy: AuthPolicy | None = None, on_frame: Callable[[FrameResult], None] | None = None,
+                 cancelled: Callable[[], bool] | None = None) -> Decision:  # fmt: skip
+    """Run one attempt over `frames` (stops at acceptance, a spoof, max frames, timeout, cancel or the source's end).
+
+    The attempt is reserved in `lockout` before the first frame is read — atomically, so parallel attempts cannot
+    all pass the limit — and settled after: accepted resets the count, a judged face that did not pass stays
+    counted, an attempt that never judged a face (or was cancelled before one) is handed back.
+    """
+    policy = policy or AuthPolicy()
+    reservation = None
     if lockout is not None:
-        if decision.accepted:
-            lockout.record_success()
-        elif decision.frames_usable > 0:  # a face was there and did not pass (or was a photo/screen)
-            lockout.record_failure()
+        reservation = lockout.reserve()
+        if not reservation.granted:
+            return Decision(False, f"too many failed attempts: try again in {reservation.wait_s:.0f} s",
+                            engine.calibration.threshold, model=engine.backbone.name,
+                            locked_out_s=reservation.wait_s)  # fmt: skip
+    attempt: Attempt | None = None
+    try:
+        attempt = Attempt(engine, templates, policy)
+        ended = "source ended"
+        it = iter(frames)
+        while True:
+            if cancelled is not None and cancelled():
+                ended = "cancelled"
+                break
+            frame = next(it, None)
+            if frame is None:
+                break
+            r = attempt.offer(frame)
+            if on_frame:
+                on_frame(r)
+            if attempt.finished:
+                ended = ""
+                break
+        decision = attempt.decision(ended)
+    except BaseException:
+        if reservation is not None:
+            lockout.settle(reservation, accepted=False, counted=attempt is not None and attempt.counts)
+        raise
+    if reservation is not None:
+        lockout.settle(reservation, accepted=decision.accepted, counted=attempt.counts)
     return decision

@@ -1,8 +1,8 @@
 """The decision: distances from live frames to the user's templates, against the calibrated threshold.
 
 One lucky frame must not unlock: `required` good frames within the last `window` must each be closer than the
-threshold to some template. The threshold comes only from a Calibration bound to the active model — there is
-no default distance anywhere in this path.
+threshold to some template, and (when liveness runs) each of those same frames judged live. The threshold comes
+only from a Calibration bound to the active model — there is no default distance anywhere in this path.
 """
 
 from __future__ import annotations
@@ -14,6 +14,9 @@ import numpy as np
 
 from faceunlock.calibrate import Calibration
 from faceunlock.embed import pairwise_distances
+from faceunlock.policy import AuthPolicy
+
+_DEFAULT = AuthPolicy()
 
 
 @dataclass
@@ -30,8 +33,9 @@ class Decision:
     required: int = 0
     model: str = ""
     rejected_frames: dict[str, int] = field(default_factory=dict)  # quality reason → count
-    liveness: float | None = None  # mean live-face probability of the last window, when liveness ran
+    liveness: float | None = None  # mean live probability over the last window's judged frames, if run
     spoof: bool = False
+    locked_out_s: float = 0.0  # > 0: refused by the lockout before any frame was read; wait this long
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -40,7 +44,8 @@ class Decision:
 class Verifier:
     """Stateful multi-frame verifier for one user and one model."""
 
-    def __init__(self, templates: np.ndarray, calibration: Calibration, required: int = 3, window: int = 5) -> None:
+    def __init__(self, templates: np.ndarray, calibration: Calibration, required: int = _DEFAULT.required,
+                 window: int = _DEFAULT.window) -> None:  # fmt: skip
         templates = np.asarray(templates, np.float32)
         if templates.ndim != 2 or len(templates) == 0:
             raise ValueError("no templates for this model: enrol first")
@@ -52,16 +57,25 @@ class Verifier:
         self.required, self.window = required, window
         self.recent: deque[bool] = deque(maxlen=window)
         self.distances: list[float] = []
+        self.matched: list[bool] = []
 
     def distance(self, embedding: np.ndarray) -> float:
         return float(pairwise_distances(np.asarray(embedding)[None], self.templates).min())
 
-    def add(self, embedding: np.ndarray) -> bool:
-        """Score one usable frame; True once `required` of the last `window` frames matched."""
+    def add(self, embedding: np.ndarray, live: bool = True) -> bool:
+        """Score one usable frame; True once `required` of the last `window` frames matched.
+
+        A frame matches only when it is close enough AND `live` (judged live on this very frame)."""
         d = self.distance(embedding)
+        match = d <= self.threshold and live
         self.distances.append(d)
-        self.recent.append(d <= self.threshold)
+        self.matched.append(match)
+        self.recent.append(match)
         return self.satisfied
+
+    def reset(self) -> None:
+        """Forget the window (another face took over): earlier frames no longer count towards acceptance."""
+        self.recent.clear()
 
     @property
     def satisfied(self) -> bool:
@@ -69,7 +83,7 @@ class Verifier:
 
     def decision(self, frames_seen: int, model: str = "", rejected: dict[str, int] | None = None,
                  ended: str = "") -> Decision:  # fmt: skip
-        matches = sum(d <= self.threshold for d in self.distances)
+        matches = sum(self.matched)
         if self.satisfied:
             reason = f"{sum(self.recent)} of the last {len(self.recent)} usable frames matched (≤ {self.threshold:.4f})"
         elif not self.distances:

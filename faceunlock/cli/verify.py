@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from faceunlock.cli.common import add_json, add_source, add_weights, emit_json, open_cli_source
+from faceunlock.policy import AuthPolicy
 
 
 def add_parser(sub) -> None:
@@ -10,15 +11,21 @@ def add_parser(sub) -> None:
                        description="One authentication attempt over SRC under the lockout policy. "
                                    "Exit 0 accepted, 1 rejected, 2 error (tampered store, no model, no keyring).")  # fmt: skip
     p.add_argument("user")
-    add_source(p)
+    add_source(p, required=False)
     add_weights(p)
-    p.add_argument("--frames", type=int, default=60, metavar="N", help="give up after N frames (default 60)")
-    p.add_argument("--required", type=int, default=3, help="matching frames needed (default 3)")
-    p.add_argument("--window", type=int, default=5, help="…within this many consecutive usable frames (default 5)")
+    d = AuthPolicy()
+    p.add_argument("--frames", type=int, default=d.max_frames, metavar="N",
+                   help=f"give up after N frames (default {d.max_frames})")
+    p.add_argument("--required", type=int, default=d.required, help=f"matching frames needed (default {d.required})")
+    p.add_argument("--window", type=int, default=d.window,
+                   help=f"…within this many consecutive usable frames (default {d.window})")  # fmt: skip
     p.add_argument("--timeout", type=float, default=None, metavar="S", help="give up after S seconds")
     p.add_argument("--no-liveness", action="store_true",
                    help="skip the photo/screen check (MiniFASNet); only for cameras where it misjudges live faces")  # fmt: skip
     add_json(p)
+    from faceunlock.cli.daemon import add_daemon_flag
+
+    add_daemon_flag(p)
     p.set_defaults(func=run)
 
 
@@ -29,6 +36,10 @@ def run(args) -> int:
     from faceunlock.store import validate_user
 
     validate_user(args.user)
+    from faceunlock.cli.daemon import resolve_socket, verify_via_daemon
+
+    if (socket_path := resolve_socket(args)) is not None:
+        return verify_via_daemon(args, socket_path)
     store = open_store()
     if not store.exists(args.user):
         from faceunlock.errors import StoreError
@@ -37,8 +48,9 @@ def run(args) -> int:
     engine = Engine.load(args.weights, args.device, liveness=not args.no_liveness)
     templates = user_templates(store, args.user, engine.backbone)
     with open_cli_source(args) as src:
-        decision = authenticate(engine, templates, src, lockout=Lockout(), max_frames=args.frames,
-                                timeout_s=args.timeout, required=args.required, window=args.window)  # fmt: skip
+        policy = AuthPolicy(required=args.required, window=args.window, max_frames=args.frames,
+                            timeout_s=args.timeout)  # fmt: skip
+        decision = authenticate(engine, templates, src, lockout=Lockout(), policy=policy)
     if args.json:
         emit_json({"user": args.user, **decision.to_dict()})
     else:

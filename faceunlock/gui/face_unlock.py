@@ -1,5 +1,5 @@
-"""The lock screen's face side, in its own thread: re-arm delay, attempts, the core's match-and-liveness decision,
-and the lock-out count.
+"""The lock screen's face side, in its own thread: re-arm delay, then the core's `Attempt`s (match and liveness
+on the same frames of one tracked face) with each attempt reserved and settled in the lock-out.
 
 Face unlock is not armed at once (Howdy's most-reported flaw is re-unlocking while the user is still seated
 right after locking): it waits until the face has left the frame or `rearm_s` seconds of frames have passed.
@@ -19,36 +19,40 @@ from faceunlock.gui.workers import FrameThread
 if TYPE_CHECKING:
     import numpy as np
 
-    from faceunlock.auth import Engine
-    from faceunlock.lockout import Lockout
+    from faceunlock.auth import Attempt, Engine
+    from faceunlock.lockout import Lockout, Reservation
     from faceunlock.pipeline import FrameResult
+    from faceunlock.policy import AuthPolicy
 
 DEFAULT_REARM_S = 4.0
 ABSENT_FRAMES_TO_ARM = 3  # consecutive frames without a face = the user stepped away
 
 
 class FaceUnlockThread(FrameThread):
-    """Arms after the re-arm delay, then runs AuthSession attempts; records face failures in the lockout.
+    """Arms after the re-arm delay, then runs the core's `Attempt`s back to back under the lock-out.
 
-    An attempt is `2 × window` usable frames; one that ends without `required` matches in a `window` counts as
-    one failure, and so does one the core's liveness check calls a photo or a screen (frames without a usable
-    face never do, so an empty room does not lock the owner out). Acceptance is the core's: match AND live.
+    An attempt is reserved in the lock-out just before its first face is judged (an empty room reserves and
+    counts nothing) and settled when it ends: accepted (match AND live on the same frames, one tracked face),
+    a photo or a screen, or `max_judged` frames (2 × window) without acceptance — each of the last two is one
+    failure. The policy is the core's `AuthPolicy`; `window`/`required` only override its window.
     """
 
     accepted = Signal(object)  # verify.Decision
     attempt_failed = Signal(object)
 
     def __init__(self, source: str, engine_provider: Callable[[], Engine], user: str, lockout: Lockout, *,
-                 window: int = 5, required: int = 3, rearm_s: float = DEFAULT_REARM_S, realtime: bool = True,
-                 skip: int = 0, parent: QObject | None = None) -> None:  # fmt: skip
+                 window: int | None = None, required: int | None = None, policy: AuthPolicy | None = None,
+                 rearm_s: float = DEFAULT_REARM_S, realtime: bool = True, skip: int = 0,
+                 parent: QObject | None = None) -> None:  # fmt: skip
         super().__init__(source, engine_provider, realtime=realtime, skip=skip, parent=parent)
-        self.user, self.lockout = user, lockout
-        self.decision_window, self.required, self.rearm_s = window, required, rearm_s
+        self.user, self.lockout, self.rearm_s = user, lockout, rearm_s
+        self.policy = lock_screen_policy(policy, window, required)
         self.templates = None
         self.armed = False
         self._first_frame_t: float | None = None
         self._absent = 0
-        self._session = None
+        self._attempt: Attempt | None = None
+        self._reservation: Reservation | None = None
         self._last_status = ""
         self._hold_until = 0.0
 
@@ -67,11 +71,22 @@ class FaceUnlockThread(FrameThread):
         self.templates = user_templates(TemplateStore(), self.user, engine.backbone)
 
     def paused(self) -> bool:
-        if self.lockout.seconds_remaining() > 0:
-            self._session = None
+        if self._reservation is None and self.lockout.seconds_remaining() > 0:  # our own attempt is not a pause
+            self._attempt = None
             self._status("paused", "Face unlock is paused for now")
             return True
         return False
+
+    def _reserve(self) -> bool:
+        self._reservation = self.lockout.reserve()
+        return self._reservation.granted
+
+    def _settle(self, accepted: bool) -> None:
+        """End the current attempt in the lock-out (a failure unless accepted or no face was ever judged)."""
+        a, r = self._attempt, self._reservation
+        self._attempt, self._reservation = None, None
+        if r is not None and r.granted:
+            self.lockout.settle(r, accepted=accepted, counted=a is not None and a.counts)
 
     def process(self, engine: Engine, frame: np.ndarray) -> tuple[FrameResult | None, str]:
         now = time.monotonic()
@@ -86,32 +101,64 @@ class FaceUnlockThread(FrameThread):
             else:
                 self._status("waiting", f"Face unlock starts in {math.ceil(left)} s, or as soon as you step away")
             return r, "waiting"
-        from faceunlock.auth import AuthSession
+        from faceunlock.auth import Attempt
 
-        if self._session is None:
-            self._session = AuthSession(engine, self.templates, self.required, self.decision_window)
-        s = self._session
-        r = s.offer(frame)
-        if s.accepted and not self.paused():
-            self.lockout.record_success()
+        if self._attempt is None:
+            self._attempt = Attempt(engine, self.templates, self.policy, admit=self._reserve)
+        a = self._attempt
+        r = a.offer(frame)
+        if a.locked_out:  # the back-off started elsewhere (password, CLI) between frames
+            self._attempt, self._reservation = None, None
+            self._status("paused", "Face unlock is paused for now")
+            return r, ""
+        if a.accepted:
+            decision = a.decision()
+            self._settle(accepted=True)
             self._status("matched", "Face recognised")
-            self.accepted.emit(s.decision())
+            self.accepted.emit(decision)
             self.requestInterruption()
             return r, "matched"
-        if s.spoof:  # a photo or a screen: a failed attempt, and a fresh session for the next one
-            self.lockout.record_failure()
-            self.attempt_failed.emit(s.decision("presentation attack"))
-            self._session = None
+        if a.spoof:  # a photo or a screen: a failed attempt, and a fresh one for the next frames
+            decision = a.decision("presentation attack")
+            self._settle(accepted=False)
+            self.attempt_failed.emit(decision)
             self._status("scanning", "That looks like a photo or a screen, not a live face", hold_s=3.0)
             return r, "spoof"
-        if len(s.verifier.distances) >= 2 * self.decision_window:
-            self.lockout.record_failure()
-            self.attempt_failed.emit(s.decision("attempt over"))
-            self._session = None
-            self._status("scanning", "Face not recognised. Still looking… (or type your password)", hold_s=2.5)
-            return r, "no match"
+        if a.finished:
+            decision = a.decision("attempt over")
+            counted = a.counts
+            self._settle(accepted=False)
+            if counted:
+                self.attempt_failed.emit(decision)
+                self._status("scanning", "Face not recognised. Still looking… (or type your password)", hold_s=2.5)
+                return r, "no match"
         if not r.usable:
             self._status("scanning", r.message)
         else:
             self._status("scanning", "Looking for your face…")
         return r, ""
+
+    def after_loop(self, engine: Engine) -> None:
+        self._settle(accepted=False)
+
+    def run(self) -> None:
+        try:
+            super().run()
+        finally:
+            # stopped mid-attempt (unlocked by password, shut down, an error): the reservation is settled, so
+            # an attempt that judged a face stays a failure and one that did not is handed back
+            self._settle(accepted=False)
+
+
+def lock_screen_policy(policy: AuthPolicy | None = None, window: int | None = None,
+                       required: int | None = None) -> AuthPolicy:  # fmt: skip
+    """The lock screen's attempts: the core policy (optionally another window), over after 2 × window judged
+    frames, so a camera that never stops gives a sequence of attempts, each counted (and after max_frames, as
+    everywhere: one that judged a face counts, an empty room does not)."""
+    from dataclasses import replace
+
+    from faceunlock.policy import AuthPolicy
+
+    base = policy or AuthPolicy()
+    base = replace(base, window=window or base.window, required=required or base.required)
+    return replace(base, max_judged=base.max_judged or 2 * base.window)

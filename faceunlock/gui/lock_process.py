@@ -45,9 +45,11 @@ def _single_instance() -> bool:
     return True
 
 
-def run_lock(user: str, source: str, *, weights: str = "auto", device: str = "cpu", window: int = 5,
-             required: int = 3, rearm_s: float = DEFAULT_REARM_S, skip: int = 0) -> int:  # fmt: skip
-    """The `faceunlock lock` process: windows first, model later; returns 0 only once unlocked."""
+def run_lock(user: str, source: str, *, weights: str = "auto", device: str = "cpu", window: int | None = None,
+             required: int | None = None, rearm_s: float = DEFAULT_REARM_S, skip: int = 0) -> int:  # fmt: skip
+    """The `faceunlock lock` process: windows first, model later; returns 0 only once unlocked.
+
+    `window`/`required` override the core AuthPolicy's (None keeps them)."""
     import os
     import signal
     import sys

@@ -13,40 +13,48 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from faceunlock.gui.camera_view import CameraView
+from faceunlock.gui.face_unlock import lock_screen_policy
 from faceunlock.gui.theme import APP_STYLE, COLORS
 from faceunlock.gui.workers import FrameThread, PreviewFrame, retire
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from faceunlock.auth import Engine
+    from faceunlock.auth import Attempt, Engine
     from faceunlock.pipeline import FrameResult
+    from faceunlock.policy import AuthPolicy
 
 
 class RecognitionThread(FrameThread):
-    """One attempt: stops at acceptance, a photo/screen verdict, or `2 × window` usable frames; emits the Decision."""
+    """One lock-screen attempt (`lock_screen_policy`): stops at acceptance, a photo/screen verdict or
+    `2 × window` judged frames, and emits the Decision."""
 
     decided = Signal(object)
 
-    def __init__(self, source: str, engine_provider: Callable[[], Engine], user: str, window: int, required: int,
-                 **kw) -> None:  # fmt: skip
+    def __init__(self, source: str, engine_provider: Callable[[], Engine], user: str, window: int | None = None,
+                 required: int | None = None, *, policy: AuthPolicy | None = None, **kw) -> None:  # fmt: skip
         super().__init__(source, engine_provider, **kw)
-        self.user, self.decision_window, self.required = user, window, required
-        self.session = None
+        self.user = user
+        self.policy = lock_screen_policy(policy, window, required)
+        self.session: Attempt | None = None
 
     def prepare(self, engine: Engine) -> None:
-        from faceunlock.auth import AuthSession, user_templates
+        from faceunlock.auth import Attempt, user_templates
         from faceunlock.store import TemplateStore
 
         templates = user_templates(TemplateStore(), self.user, engine.backbone)
-        self.session = AuthSession(engine, templates, self.required, self.decision_window)
+        self.session = Attempt(engine, templates, self.policy)
 
     def process(self, engine: Engine, frame: np.ndarray) -> tuple[FrameResult | None, str]:
         s = self.session
         r = s.offer(frame)
-        if s.finished or len(s.verifier.distances) >= 2 * self.decision_window:
+        if s.finished and (s.counts or s.accepted):
             self.decided.emit(s.decision())
             self.requestInterruption()
+        elif s.finished:  # nobody in view for max_frames: keep looking, as the lock screen does
+            from faceunlock.auth import Attempt
+
+            self.session = Attempt(engine, s.verifier.templates, self.policy)
         return r, ""
 
     def after_loop(self, engine: Engine) -> None:
@@ -55,8 +63,9 @@ class RecognitionThread(FrameThread):
 
 
 class RecognitionDialog(QDialog):
-    def __init__(self, engine_provider: Callable[[], Engine], source: str, user: str, window: int, required: int,
-                 *, realtime: bool = True, skip: int = 0, parent: QWidget | None = None) -> None:  # fmt: skip
+    def __init__(self, engine_provider: Callable[[], Engine], source: str, user: str, window: int | None = None,
+                 required: int | None = None, *, realtime: bool = True, skip: int = 0,
+                 parent: QWidget | None = None) -> None:  # fmt: skip
         super().__init__(parent)
         self.engine_provider, self.source, self.user = engine_provider, source, user
         self.decision_window, self.required, self.realtime, self.skip = window, required, realtime, skip
