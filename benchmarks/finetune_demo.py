@@ -39,7 +39,8 @@ def link_people(dest: Path, groups: dict[str, Path]) -> Path:
 
 
 def run_random(work: Path, epochs: int, head_epochs: int, full_steps: int | None) -> dict:
-    from faceunlock.train.finetune import FineTuneConfig, fine_tune_folders
+    from faceunlock.train.config import FineTuneConfig
+    from faceunlock.train.finetune import fine_tune_folders
 
     people = {f"orl-{d.name}": d for d in sorted((DATA / "orl").iterdir()) if d.is_dir()}
     people |= {d.name: d for d in sorted((DATA / "yaleb").iterdir()) if d.is_dir()}
@@ -137,11 +138,12 @@ def lfw_kfold(base, tuned, pairs_file: Path, root: Path, work: Path) -> dict:
     return out
 
 
-def run_dlib(work: Path, epochs: int, target_far: float, lr: float | None, layers: str, l2_sp: float,
+def run_dlib(work: Path, epochs: int, target_far: float, lr: float | None, layers: str, l2_sp: float | None,
              extra: str) -> dict:  # fmt: skip
     from faceunlock import calibrate, weights
     from faceunlock.facesets import DetectionCache, load_chips, scan_identities
-    from faceunlock.train.finetune import FineTuneConfig, fine_tune_folders
+    from faceunlock.train.config import FineTuneConfig
+    from faceunlock.train.finetune import fine_tune_folders
 
     yaleb = scan_identities(DATA / "yaleb")
     train, val, test = split_people(sorted(yaleb), seed=0, fractions=(0.2, 0.2))
@@ -203,7 +205,8 @@ def main() -> int:
         "--dlib-layers", default="head", choices=["head", "block8", "all"], help="layers for dlib"
     )
     ap.add_argument("--dlib-lr", type=float, default=None, help="learning rate for the dlib fine-tune")
-    ap.add_argument("--dlib-l2-sp", type=float, default=0.0, help="L2-SP strength for the dlib fine-tune")
+    ap.add_argument("--dlib-l2-sp", type=float, default=None,
+                    help="L2-SP strength for the dlib fine-tune (default: the config's, 0.3 from a pretrained base)")
     ap.add_argument("--dlib-extra", default="none", choices=["none", "orl-negatives", "orl-people"],
                     help="other faces added to the Yale B training set")  # fmt: skip
     ap.add_argument("--target-far", type=float, default=1e-3, help="FAR for TAR and calibration")

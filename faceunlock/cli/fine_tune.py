@@ -11,6 +11,8 @@ from pathlib import Path
 
 
 def add_parser(sub) -> None:
+    from faceunlock.train.config import default as D  # no torch: the defaults' one place
+
     p = sub.add_parser(
         "fine-tune", help="fine-tune a face model on a folder-per-person dataset",
         description="Fine-tune a face model with online triplet mining on DATA_DIR (one sub-folder per person). "
@@ -26,61 +28,61 @@ def add_parser(sub) -> None:
                    "(sub-folder per person, or loose images = one person each)")  # fmt: skip
     d.add_argument("--val", metavar="DIR", help="held-out people (folder per person) to evaluate and calibrate on; "
                    "default: hold out --val-fraction of DATA_DIR's people")  # fmt: skip
-    d.add_argument("--val-fraction", type=float, default=0.25, metavar="F",
+    d.add_argument("--val-fraction", type=float, default=D("val_fraction"), metavar="F",
                    help="share of people held out when --val is not given (at least 2)")  # fmt: skip
-    d.add_argument("--augment", type=int, default=2, metavar="N",
+    d.add_argument("--augment", type=int, default=D("augment"), metavar="N",
                    help="augmentations used: 1 none, 2 +horizontal flip, 3 +brighter, 4 +darker")  # fmt: skip
     m = p.add_argument_group("model")
-    m.add_argument("--base", default="auto", metavar="SPEC",
+    m.add_argument("--base", default=D("base"), metavar="SPEC",
                    help="starting model: auto, vggface2, casia-webface, dlib-resnet34, a weights file / fine-tune "
                         "folder, or random (untrained; its output is marked untrained)")  # fmt: skip
-    m.add_argument("--arch", default="inception", choices=["inception", "dlib-resnet34"],
+    m.add_argument("--arch", default=D("arch"), choices=["inception", "dlib-resnet34"],
                    help="architecture for --base random")  # fmt: skip
-    m.add_argument("--train-layers", default="head", choices=["head", "block8", "all"],
+    m.add_argument("--train-layers", default=D("train_layers"), choices=["head", "block8", "all"],
                    help="head: projection only (trunk features cached, epochs take ms); block8: + the last block; "
                         "all: every layer")  # fmt: skip
     m.add_argument("--freeze-bn", action="store_true",
                    help="keep every BatchNorm in eval mode with fixed statistics and affine parameters")  # fmt: skip
     t = p.add_argument_group("triplets")
-    t.add_argument("--mining", default="semi-hard", choices=["semi-hard", "batch-hard", "batch-all", "facenet"],
+    t.add_argument("--mining", default=D("mining"), choices=["semi-hard", "batch-hard", "batch-all", "facenet"],
                    help="online triplet selection (facenet: random negative with d²(a,n) − d²(a,p) < margin)")  # fmt: skip
-    t.add_argument("--distance", default="auto", choices=["auto", "l2", "squared-l2"],
+    t.add_argument("--distance", default=D("distance"), choices=["auto", "l2", "squared-l2"],
                    help="auto: squared-l2 for facenet mining (as FaceNet), else l2")  # fmt: skip
-    t.add_argument("--margin", type=float, default=None, metavar="M",
+    t.add_argument("--margin", type=float, default=D("margin"), metavar="M",
                    help="triplet margin; default 0.2 on unit embeddings, scaled to the base model's impostor "
                         "distance for un-normalised ones (dlib)")  # fmt: skip
-    t.add_argument("--people-per-batch", dest="p", type=int, default=8, metavar="P",
+    t.add_argument("--people-per-batch", dest="p", type=int, default=D("p"), metavar="P",
                    help="P: people per batch (per process under torchrun)")  # fmt: skip
-    t.add_argument("--images-per-person", dest="k", type=int, default=4, metavar="K",
+    t.add_argument("--images-per-person", dest="k", type=int, default=D("k"), metavar="K",
                    help="K: images of each of those people per batch")  # fmt: skip
-    t.add_argument("--negatives-per-batch", type=int, default=4, metavar="N",
+    t.add_argument("--negatives-per-batch", type=int, default=D("negatives_per_batch"), metavar="N",
                    help="one-image / --negatives faces added to each batch")  # fmt: skip
     o = p.add_argument_group("optimisation")
-    o.add_argument("--epochs", type=int, default=10, metavar="N", help="maximum epochs")
-    o.add_argument("--max-steps-per-epoch", type=int, default=None, metavar="N",
+    o.add_argument("--epochs", type=int, default=D("epochs"), metavar="N", help="maximum epochs")
+    o.add_argument("--max-steps-per-epoch", type=int, default=D("max_steps_per_epoch"), metavar="N",
                    help="cap on batches per epoch (default: about one pass over the images)")  # fmt: skip
-    o.add_argument("--lr", type=float, default=None, metavar="LR",
+    o.add_argument("--lr", type=float, default=D("lr"), metavar="LR",
                    help="peak AdamW learning rate; default 1e-3 from random, else 1e-4 head / 3e-5 block8 / 1e-5 all")  # fmt: skip
     o.add_argument(
-        "--weight-decay", type=float, default=1e-4, metavar="WD", help="AdamW weight decay (not on biases/BN)"
+        "--weight-decay", type=float, default=D("weight_decay"), metavar="WD", help="AdamW weight decay (not on biases/BN)"
     )
-    o.add_argument("--l2-sp", type=float, default=None, metavar="LAMBDA",
+    o.add_argument("--l2-sp", type=float, default=D("l2_sp"), metavar="LAMBDA",
                    help="pull the trained weights toward the base (L2-SP) so the faces it already knows are not "
                         "forgotten; default 0.3 from a pretrained base (Yale B: LFW −0.18 instead of −0.80 points), "
                         "0 from --base random")  # fmt: skip
     o.add_argument(
-        "--warmup-epochs", type=float, default=1.0, metavar="E", help="linear warm-up, then cosine decay"
+        "--warmup-epochs", type=float, default=D("warmup_epochs"), metavar="E", help="linear warm-up, then cosine decay"
     )
-    o.add_argument("--patience", type=int, default=3, metavar="N",
+    o.add_argument("--patience", type=int, default=D("patience"), metavar="N",
                    help="stop after N epochs without held-out improvement")  # fmt: skip
-    o.add_argument("--metric", dest="monitor", default="auc", choices=["auc", "tar", "eer"],
+    o.add_argument("--metric", dest="monitor", default=D("monitor"), choices=["auc", "tar", "eer"],
                    help="held-out metric for early stopping and best-model choice")  # fmt: skip
-    o.add_argument("--target-far", type=float, default=1e-3, metavar="FAR",
+    o.add_argument("--target-far", type=float, default=D("target_far"), metavar="FAR",
                    help="false-accept rate the calibration threshold is set for")  # fmt: skip
-    o.add_argument("--seed", type=int, default=0, help="seed for the split, sampling and random base")
+    o.add_argument("--seed", type=int, default=D("seed"), help="seed for the split, sampling and random base")
     r = p.add_argument_group("runtime")
-    r.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda, cuda:N")
-    r.add_argument("--amp", default="auto", choices=["auto", "bf16", "fp16", "off"],
+    r.add_argument("--device", default=D("device"), help="auto (CUDA if present), cpu, cuda, cuda:N")
+    r.add_argument("--amp", default=D("amp"), choices=["auto", "bf16", "fp16", "off"],
                    help="mixed precision on CUDA (auto: bf16 where supported, else fp16); off on CPU")  # fmt: skip
     r.add_argument("--resume", action="store_true", help="continue the run in --out after a crash or kill")
     r.add_argument("--overwrite", action="store_true", help="discard a previous run in --out and start again")
@@ -90,21 +92,16 @@ def add_parser(sub) -> None:
 
 
 def config_from_args(args: argparse.Namespace):
-    from faceunlock.train.finetune import FineTuneConfig
+    """Flags → FineTuneConfig: every field has a flag of the same name (dest), paths expanded."""
+    from dataclasses import fields
 
-    def path(v: str | None) -> Path | None:
-        return Path(v).expanduser() if v else None
+    from faceunlock.train.config import FineTuneConfig
 
-    return FineTuneConfig(
-        data=Path(args.data).expanduser(), out=Path(args.out).expanduser(), negatives=path(args.negatives),
-        val=path(args.val), val_fraction=args.val_fraction, base=args.base, arch=args.arch,
-        train_layers=args.train_layers, freeze_bn=args.freeze_bn, mining=args.mining, distance=args.distance,
-        margin=args.margin, p=args.p, k=args.k, negatives_per_batch=args.negatives_per_batch, epochs=args.epochs,
-        max_steps_per_epoch=args.max_steps_per_epoch, lr=args.lr, weight_decay=args.weight_decay, l2_sp=args.l2_sp,
-        warmup_epochs=args.warmup_epochs, patience=args.patience, monitor=args.monitor, target_far=args.target_far,
-        device=args.device, amp=args.amp, augment=args.augment, seed=args.seed, resume=args.resume,
-        overwrite=args.overwrite, progress=not args.no_progress,
-    )  # fmt: skip
+    values = {f.name: getattr(args, f.name) for f in fields(FineTuneConfig) if hasattr(args, f.name)}
+    for name in ("data", "out", "negatives", "val"):
+        values[name] = Path(values[name]).expanduser() if values[name] else None
+    values["progress"] = not args.no_progress
+    return FineTuneConfig(**values)
 
 
 def check_args(args: argparse.Namespace) -> None:
@@ -125,9 +122,7 @@ def check_args(args: argparse.Namespace) -> None:
         raise InvalidInput("--target-far must be between 0 and 1")
     if args.epochs < 0 or args.patience < 1:
         raise InvalidInput("--epochs must be ≥ 0 and --patience ≥ 1")
-    if args.l2_sp is None:
-        args.l2_sp = 0.0 if args.base == "random" else 0.3
-    if args.l2_sp < 0:
+    if args.l2_sp is not None and args.l2_sp < 0:
         raise InvalidInput("--l2-sp must be ≥ 0")
     if args.margin is not None and args.margin <= 0:
         raise InvalidInput("--margin must be positive")

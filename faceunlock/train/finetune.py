@@ -12,7 +12,7 @@ import contextlib
 import math
 import sys
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -22,68 +22,11 @@ from torch import nn
 
 from faceunlock.errors import FaceUnlockError
 from faceunlock.train import checkpoint, dataset, layers, report
+from faceunlock.train.config import FineTuneConfig
 from faceunlock.train.dataset import PKSampler
 from faceunlock.train.features import FeatureCache
 from faceunlock.train.losses import TripletLoss
 from faceunlock.train.runtime import Runtime
-
-
-@dataclass
-class FineTuneConfig:
-    """Everything a run depends on; the CLI flags map 1:1 onto these fields (see cli/fine_tune.py)."""
-
-    data: Path
-    out: Path
-    negatives: Path | None = None
-    val: Path | None = None
-    val_fraction: float = 0.25
-    base: str = "auto"
-    arch: str = "inception"
-    train_layers: str = "head"
-    freeze_bn: bool = False
-    mining: str = "semi-hard"
-    distance: str = "auto"
-    margin: float | None = None
-    p: int = 8
-    k: int = 4
-    negatives_per_batch: int = 4
-    epochs: int = 10
-    max_steps_per_epoch: int | None = None
-    lr: float | None = None
-    weight_decay: float = 1e-4
-    l2_sp: float = 0.0
-    warmup_epochs: float = 1.0
-    patience: int = 3
-    monitor: str = "auc"
-    target_far: float = 1e-3
-    device: str = "auto"
-    amp: str = "auto"
-    augment: int = 2
-    seed: int = 0
-    resume: bool = False
-    overwrite: bool = False
-    progress: bool = True
-
-    def resolved_distance(self) -> str:
-        """l2 by default (stable gradients, Hermans et al. 2017); facenet mining keeps FaceNet's squared L2."""
-        if self.distance != "auto":
-            return self.distance
-        return "squared-l2" if self.mining == "facenet" else "l2"
-
-    def resolved_lr(self, base_untrained: bool) -> float:
-        """From scratch needs a large step; a pretrained model is only nudged, less so the deeper we train."""
-        if self.lr is not None:
-            return self.lr
-        if base_untrained:
-            return 1e-3
-        return {"head": 1e-4, "block8": 3e-5, "all": 1e-5}[self.train_layers]
-
-    def resume_key(self) -> dict:
-        """Settings that must not change between a run and its --resume (--epochs and --patience may grow)."""
-        keep = ("negatives", "val", "val_fraction", "base", "arch", "train_layers", "freeze_bn", "mining",
-                "distance", "margin", "p", "k", "negatives_per_batch", "augment", "seed", "data", "lr",
-                "weight_decay", "l2_sp", "warmup_epochs", "max_steps_per_epoch", "target_far", "monitor")  # fmt: skip
-        return {f.name: str(getattr(self, f.name)) for f in fields(self) if f.name in keep}
 
 
 def say(msg: str) -> None:
@@ -152,9 +95,8 @@ class Run:
         decay = [p for n, p in self.net.named_parameters() if p.requires_grad and not layers.no_decay(n, p)]
         plain = [p for n, p in self.net.named_parameters() if p.requires_grad and layers.no_decay(n, p)]
         self.lr = cfg.resolved_lr(base_untrained)
-        # L2-SP (Li et al. 2018): λ·‖w − w_base‖² keeps a pretrained model close to what it knew. Off by default:
-        # on Yale B (benchmarks/finetune_demo.py) λ = 0.1 halved the domain gain for 0.17 LFW points back.
-        self.l2_sp = cfg.l2_sp
+        # L2-SP (Li et al. 2018): λ·‖w − w_base‖² keeps a pretrained model close to what it knew (decision 007).
+        self.l2_sp = cfg.resolved_l2_sp(base_untrained)
         self.anchor = [p.detach().clone() for p in self.params] if self.l2_sp else []
         self.opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
                                       {"params": plain, "weight_decay": 0.0}], lr=self.lr)  # fmt: skip

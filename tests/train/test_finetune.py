@@ -20,7 +20,8 @@ from faceunlock.cli.fine_tune import main as fine_tune_main
 from faceunlock.errors import FaceUnlockError, WeightsError
 from faceunlock.facesets import DetectionCache, load_chips, scan_identities
 from faceunlock.train import checkpoint, dataset
-from faceunlock.train.finetune import FineTuneConfig, Run, fine_tune_folders
+from faceunlock.train.config import FineTuneConfig
+from faceunlock.train.finetune import Run, fine_tune_folders
 from tests.shared_data import need
 from tests.train.conftest import cli, make_people, subprocess_env
 
