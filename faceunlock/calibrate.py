@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from faceunlock.atomic import write_text_atomic
-from faceunlock.errors import CalibrationError
+from faceunlock.errors import CalibrationError, FaceUnlockError
 
 CALIBRATION_FORMAT = "faceunlock-calibration/1"
 
@@ -275,9 +275,21 @@ def calibrate_embeddings(emb: np.ndarray, labels: np.ndarray, backbone, target_f
     return calibrate_distances(g, i, backbone, target_far, dataset, notes)
 
 
+PLOTS_MISSING = "plots need matplotlib, an optional extra: pip install 'faceunlock[plots]' (scripts/setup.sh installs it)"
+
+
+def require_plots(path: Path) -> None:
+    """Fail before the long work when a plot was asked for and cannot be drawn (a headless install)."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise FaceUnlockError(f"{path}: {PLOTS_MISSING}") from None
+
+
 def plot_roc(curves: dict[str, tuple[np.ndarray, np.ndarray]], path: Path, title: str = "ROC",
              marks: dict[str, float] | None = None) -> None:  # fmt: skip
     """Save a log-FAR ROC plot: {label: (far, tar)}; `marks` draws vertical lines at named FARs."""
+    require_plots(path)
     import matplotlib
 
     matplotlib.use("Agg")

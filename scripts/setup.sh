@@ -33,6 +33,6 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip
 # torch first, pinned: an open range would pull a newer multi-GB CUDA build; 2.14.1 pairs with torchvision 0.29.1
 .venv/bin/python -m pip install -q torch==2.14.1 torchvision==0.29.1
-.venv/bin/python -m pip install -q -e ".[test]"
+.venv/bin/python -m pip install -q -e ".[gui,plots,test]"
 echo "$want" > "$stamp"
 echo "setup: ready (.venv)"

@@ -30,6 +30,10 @@ def run(args) -> int:
 
     if not 0 < args.target_far < 1:
         raise InvalidInput(f"--target-far must be between 0 and 1, got {args.target_far}")
+    if args.plot:
+        from faceunlock.calibrate import require_plots
+
+        require_plots(args.plot)
     backbone = resolve_backbone(args.weights, device=args.device)
     data = embed_dataset(args.dataset, backbone, max_per_identity=args.max_per_identity)
     cal = calibrate_distances(data.genuine, data.impostor, backbone, args.target_far, str(args.dataset),

@@ -41,3 +41,14 @@ def open_store():
     from faceunlock.store import TemplateStore
 
     return TemplateStore()
+
+
+def require_gui() -> None:
+    """The windows need PySide6, an optional extra: say how to get it instead of a traceback."""
+    from faceunlock.errors import FaceUnlockError
+
+    try:
+        import PySide6  # noqa: F401
+    except ImportError:
+        raise FaceUnlockError("the desktop app needs PySide6, an optional extra: pip install 'faceunlock[gui]' "
+                              "(scripts/run.sh installs it)") from None  # fmt: skip

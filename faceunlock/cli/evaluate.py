@@ -30,6 +30,10 @@ def run(args) -> int:
     from faceunlock.pairs import read_pairs
     from faceunlock.weights import resolve_backbone
 
+    if args.plot:
+        from faceunlock.calibrate import require_plots
+
+        require_plots(args.plot)
     pairs, missing = read_pairs(args.pairs, args.root)
     if not pairs:
         raise DatasetError(f"{args.pairs}: none of its pairs have both images under {args.root}")

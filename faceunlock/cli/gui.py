@@ -23,8 +23,10 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from faceunlock.cli.common import require_gui
     from faceunlock.cli.lock import check_display
 
+    require_gui()
     if (problem := check_display()) is not None:
         print(f"faceunlock: error: {problem}", file=sys.stderr)
         return 2

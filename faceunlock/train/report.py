@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -15,6 +16,7 @@ import numpy as np
 
 from faceunlock import calibrate
 from faceunlock.atomic import write_text_atomic
+from faceunlock.errors import FaceUnlockError
 
 MONITORS = ("auc", "tar", "eer")
 
@@ -66,8 +68,14 @@ def roc_curve(genuine: np.ndarray, impostor: np.ndarray) -> tuple[list[float], l
 def plot(
     curves: dict[str, tuple[list[float], list[float]]], path: Path, target_far: float, title: str
 ) -> None:
-    calibrate.plot_roc({k: (np.asarray(f), np.asarray(t)) for k, (f, t) in curves.items()}, path,
-                       title=title, marks={"target FAR": target_far})  # fmt: skip
+    """The ROC next to report.json; a headless install without matplotlib gets the numbers and a note instead."""
+    try:
+        calibrate.plot_roc({k: (np.asarray(f), np.asarray(t)) for k, (f, t) in curves.items()}, path,
+                           title=title, marks={"target FAR": target_far})  # fmt: skip
+    except FaceUnlockError as e:
+        from tqdm import tqdm
+
+        tqdm.write(f"fine-tune: no {path.name}: {e}", file=sys.stderr)
 
 
 ROWS = (("ROC AUC", "auc", "{:.4f}"), ("EER", "eer", "{:.2%}"), ("TAR @ target FAR", "tar", "{:.2%}"),

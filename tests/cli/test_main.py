@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -49,3 +50,23 @@ def test_internal_bug_shows_a_traceback_not_exit_2(tmp_path):
 def test_bad_flag_value_is_exit_2(fu_home, tmp_path):
     r = faceunlock("calibrate", tmp_path, "--target-far", "2", home=fu_home)
     assert r.rc == 2 and "--target-far" in r.err and "Traceback" not in r.err
+
+
+def _without(modules: list[str], argv: list[str]) -> subprocess.CompletedProcess:
+    """Run the CLI in a Python where `modules` cannot be imported (a headless install without the extras)."""
+    code = (f"import sys\nfor m in {modules!r}:\n    sys.modules[m] = None\n"
+            f"from faceunlock.cli.main import main\nraise SystemExit(main({argv!r}))")  # fmt: skip
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ,
+                          "QT_QPA_PLATFORM": "offscreen"})  # fmt: skip
+
+
+def test_headless_install_gui_says_which_extra(tmp_path):
+    for argv in (["gui"], ["lock"]):
+        r = _without(["PySide6"], ["--home", str(tmp_path), *argv])
+        assert r.returncode == 2 and "faceunlock[gui]" in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+def test_headless_install_plot_fails_before_the_work(tmp_path):
+    r = _without(["matplotlib"], ["--home", str(tmp_path), "calibrate", str(tmp_path), "--plot",
+                                  str(tmp_path / "roc.png")])  # fmt: skip
+    assert r.returncode == 2 and "faceunlock[plots]" in r.stderr and "roc.png" in r.stderr
