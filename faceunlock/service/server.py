@@ -7,7 +7,6 @@ out of the face path and free to use the password.
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import pwd
@@ -132,7 +131,9 @@ class Daemon:
         self.key_file = Path(key_file) if key_file else default_key_file(self.state_dir)
         self.weights, self.device, self.liveness = weights, device, liveness
         self.pam_service = pam_service
-        self.max_frames, self.timeout_s = max_frames, timeout_s
+        from faceunlock.policy import AuthPolicy
+
+        self.policy = AuthPolicy(max_frames=max_frames, timeout_s=timeout_s)  # the core's rule; camera limits only
         self.camera = threading.Lock()
         self.slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         self.counters = Counters()
@@ -353,7 +354,7 @@ class Daemon:
         if decision.accepted:
             self.counters.accepted += 1
             return self._final(client, "OK", f"face recognised: {user}")
-        if decision.frames_usable == 0 and not decision.spoof and "too many failed" not in decision.reason:
+        if decision.frames_usable == 0 and not decision.spoof and not decision.locked_out_s:
             return self._final(client, "UNAVAIL", f"no usable face seen ({decision.reason})")
         return self._final(client, "FAIL", decision.reason)
 
@@ -372,13 +373,8 @@ class Daemon:
 
         frames = self._frames(client, skip, limit)
         try:
-            params = inspect.signature(auth.authenticate).parameters
-            if "policy" in params:
-                policy = auth.AuthPolicy(max_frames=self.max_frames, timeout_s=self.timeout_s)
-                return auth.authenticate(self.engine, templates, frames, lockout=lockout, policy=policy,
-                                         on_frame=on_frame, cancelled=client.hung_up)  # fmt: skip
-            return auth.authenticate(self.engine, templates, frames, lockout=lockout, max_frames=self.max_frames,
-                                     timeout_s=self.timeout_s, on_frame=on_frame)  # fmt: skip
+            return auth.authenticate(self.engine, templates, frames, lockout=lockout, policy=self.policy,
+                                     on_frame=on_frame, cancelled=client.hung_up)  # fmt: skip
         finally:
             frames.close()  # releases the camera even when the attempt stopped early
 
