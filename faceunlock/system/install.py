@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from faceunlock.atomic import write_atomic
+from faceunlock.errors import FaceUnlockError
 
 REPO = Path(__file__).resolve().parents[2]
 MODULE_NAME = "pam_faceunlock.so"
@@ -57,7 +58,7 @@ KEYRING_WARNING = ("a face login leaves the login keyring locked (it is unlocked
                    "apps will ask for the keyring password after a face login")  # fmt: skip
 
 
-class InstallError(ValueError):
+class InstallError(FaceUnlockError):
     """Bad request or a state install/uninstall cannot safely act on (the CLI exits 2 with the message)."""
 
 
@@ -170,8 +171,15 @@ def _run_pam_auth_update(root: Path, *args: str) -> None:
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     with tempfile.TemporaryDirectory(prefix="faceunlock-debconf-") as tmp:
         if Path(root) != Path("/"):
-            # A temporary root must not change this host's debconf answers (libpam-runtime/profiles).
-            env["DEBCONF_DB_OVERRIDE"] = f"File{{{tmp}/config.dat}}"
+            # A temporary root must not touch this host's debconf databases (pam-auth-update stores its profile
+            # choice there and rewrites both files): a private debconf.conf with its own two files.
+            Path(tmp, "debconf.conf").write_text(
+                "Config: config\nTemplates: templates\n\n"
+                f"Name: config\nDriver: File\nFilename: {tmp}/config.dat\n\n"
+                f"Name: templates\nDriver: File\nMode: 644\nFilename: {tmp}/templates.dat\n", encoding="utf-8")
+            env["DEBCONF_SYSTEMRC"] = f"{tmp}/debconf.conf"
+            env.pop("DEBCONF_DB_OVERRIDE", None)
+            env.pop("DEBCONF_DB_REPLACE", None)
         r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     if r.returncode != 0:
         raise InstallError(f"{' '.join(cmd)} failed ({r.returncode}): {(r.stderr or r.stdout).strip()}")
@@ -377,8 +385,15 @@ def uninstall(opts: Options, purge: bool = False) -> list[str]:
         else:
             kept_backups = True
             log.append(f"leave /{rel}: changed since install; its original is in /{entry['backup']}")
+    still_used = [] if opts.dry_run else _files_naming_module(opts.root)
     for rel, sha in sorted(man.created_files.items(), key=lambda kv: kv[0], reverse=True):
         p = opts.path(rel)
+        if rel.endswith("/" + MODULE_NAME) and still_used:
+            # A stack naming a module that is gone may fail as a whole: keep it until those lines are removed.
+            kept_backups = True
+            log.append(f"leave /{rel}: still named in {', '.join('/' + u for u in still_used)} (changed since "
+                       f"install); remove the {MODULE_NAME} line there, then run uninstall again")  # fmt: skip
+            continue
         if rel == PROFILE_PATH or sha == "pam-auth-update" or _sha(_read(p)) == sha:
             if p.exists():
                 log.append(f"remove /{rel}")
@@ -386,17 +401,19 @@ def uninstall(opts: Options, purge: bool = False) -> list[str]:
                     p.unlink()
         elif p.exists():
             log.append(f"leave /{rel}: changed since install")
+    if purge:
+        for rel in (STATE_DIR, KEY_DIR):
+            if opts.path(rel).exists():
+                log.append(f"remove /{rel} and everything in it (--purge: the enrolled faces and their key)")
+                if not opts.dry_run:
+                    shutil.rmtree(opts.path(rel))
     for rel in sorted(man.created_dirs, key=len, reverse=True):
         p = opts.path(rel)
         if rel == MANIFEST_DIR or not p.is_dir():
             continue
         if any(p.iterdir()):
-            if rel in (STATE_DIR, KEY_DIR) and purge:
-                log.append(f"remove /{rel} and the enrolled faces in it (--purge)")
-                if not opts.dry_run:
-                    shutil.rmtree(p)
-            else:
-                log.append(f"leave /{rel}: not empty" + (" (enrolled faces or their key; --purge removes them)" if rel in (STATE_DIR, KEY_DIR) else ""))
+            ours = rel in (STATE_DIR, KEY_DIR)
+            log.append(f"leave /{rel}: not empty" + (" (enrolled faces or their key; --purge removes them)" if ours else ""))
             continue
         log.append(f"remove folder /{rel}")
         if not opts.dry_run:
@@ -406,6 +423,15 @@ def uninstall(opts: Options, purge: bool = False) -> list[str]:
         if not opts.dry_run:
             shutil.rmtree(opts.path(MANIFEST_DIR))
     return log
+
+
+def _files_naming_module(root: Path) -> list[str]:
+    pamd = Path(root) / "etc/pam.d"
+    out = []
+    for p in sorted(pamd.iterdir()) if pamd.is_dir() else []:
+        if p.is_file() and any(MODULE_NAME in line.split("#", 1)[0] for line in p.read_text(errors="replace").splitlines()):
+            out.append(str(p.relative_to(root)))
+    return out
 
 
 def _services_using_module(root: Path) -> dict[str, str]:
