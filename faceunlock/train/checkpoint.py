@@ -15,6 +15,7 @@ pair. weights.pt and calibration.json therefore always match each other.
 from __future__ import annotations
 
 import io
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import torch
@@ -31,6 +32,44 @@ WEIGHTS = "weights.pt"
 CALIBRATION = "calibration.json"
 REPORT = "report.json"
 ROC = "roc.png"
+
+
+@dataclass
+class BestModel:
+    """The best epoch so far: its candidate file, the file's hash, its held-out score and its calibration."""
+
+    epoch: int
+    file: str
+    sha256: str
+    score: float
+    metrics: dict
+    calibration: dict  # Calibration fields, as saved in last.pt
+    roc: tuple[list[float], list[float]]
+
+
+@dataclass
+class RunState:
+    """What a run carries from epoch to epoch and across --resume (saved in last.pt as plain data)."""
+
+    epoch: int = -1
+    key: dict = field(default_factory=dict)  # settings that must match on --resume
+    best: BestModel | None = None
+    base: dict | None = None  # the base model's held-out metrics and ROC ("epoch 0")
+    history: list[dict] = field(default_factory=list)
+    stale: int = 0  # epochs since the last improvement
+    stopped_early: bool = False
+    margin: float | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> RunState:
+        names = {f.name for f in fields(cls)}
+        state = cls(**{k: v for k, v in d.items() if k in names})
+        if isinstance(state.best, dict):
+            state.best = BestModel(**state.best)
+        return state
 
 
 def state_dir(out: Path) -> Path:
@@ -66,16 +105,16 @@ def save_candidate(backbone, out: Path, epoch: int, **extra) -> tuple[str, str]:
     return name, sha
 
 
-def publish(out: Path, best: dict) -> None:
+def publish(out: Path, best: BestModel) -> None:
     """Make OUT/weights.pt + calibration.json the checkpoint's best model (idempotent), drop stale candidates."""
     out = Path(out)
-    src = state_dir(out) / best["file"]
+    src = state_dir(out) / best.file
     dst = out / WEIGHTS
-    if not (dst.is_file() and file_sha256(dst) == best["sha256"]):
+    if not (dst.is_file() and file_sha256(dst) == best.sha256):
         if not src.is_file():
             raise FaceUnlockError(f"{src}: best-model file missing; cannot publish {dst}")
         write_atomic(dst, src.read_bytes(), mode=0o644)
-    Calibration(**best["calibration"]).save(out / CALIBRATION)
+    Calibration(**best.calibration).save(out / CALIBRATION)
     for p in state_dir(out).glob("weights-e*.pt"):
-        if p.name != best["file"]:
+        if p.name != best.file:
             p.unlink(missing_ok=True)

@@ -117,7 +117,7 @@ class Run:
         self.model = module
         self.key = {**cfg.resume_key(), "base_sha256": backbone.sha256, "world_size": rt.world_size,
                     "train": data.train.fingerprint(), "val": data.val.fingerprint()}  # fmt: skip
-        self.state: dict[str, Any] = {}
+        self.state = checkpoint.RunState()
 
     # -- evaluation (rank 0) --
     def embed_val(self) -> np.ndarray:
@@ -139,8 +139,8 @@ class Run:
         entry["metrics"] = metrics
         entry["eval_s"] = time.perf_counter() - t0
         s = report.score(metrics, self.cfg.monitor)
-        best = self.state.get("best")
-        improved = best is None or s > best["score"] + 1e-6
+        best = self.state.best
+        improved = best is None or s > best.score + 1e-6
         if improved:
             base = f"{self.cfg.base} ({self.bb.name}, sha256 {self.key['base_sha256'][:16]})"
             name, sha = checkpoint.save_candidate(self.bb, self.out, epoch, untrained=self.base_untrained,
@@ -148,25 +148,24 @@ class Run:
             cal = report.calibration(g, i, self.bb.name, self.bb.arch, sha, self.cfg.target_far,
                                      f"fine-tune held-out: {self.data.split}",
                                      {"epoch": epoch, "fine_tuned_from": self.cfg.base})  # fmt: skip
-            self.state["best"] = {"epoch": epoch, "file": name, "sha256": sha, "score": s, "metrics": metrics,
-                                  "calibration": asdict(cal), "roc": report.roc_curve(g, i)}  # fmt: skip
+            self.state.best = checkpoint.BestModel(epoch, name, sha, s, metrics, asdict(cal), report.roc_curve(g, i))
         if epoch == 0:
-            self.state["base"] = {"metrics": metrics, "roc": report.roc_curve(g, i)}
+            self.state.base = {"metrics": metrics, "roc": report.roc_curve(g, i)}
         return improved
 
     def checkpoint(self, epoch: int) -> None:
-        self.state.update(epoch=epoch, key=self.key)
+        self.state.epoch, self.state.key = epoch, self.key
         checkpoint.save_state(
             self.out,
             {
-                **self.state,
+                **self.state.to_dict(),
                 "net": self.net.state_dict(),
                 "opt": self.opt.state_dict(),
                 "sched": self.sched.state_dict(),
                 "scaler": self.scaler.state_dict(),
             },
         )
-        checkpoint.publish(self.out, self.state["best"])
+        checkpoint.publish(self.out, self.state.best)
 
     def restore(self, state: dict) -> None:
         if state["key"] != self.key:
@@ -177,7 +176,7 @@ class Run:
         self.opt.load_state_dict(state["opt"])
         self.sched.load_state_dict(state["sched"])
         self.scaler.load_state_dict(state["scaler"])
-        self.state = {k: v for k, v in state.items() if k not in ("net", "opt", "sched", "scaler", "format")}
+        self.state = checkpoint.RunState.from_dict(state)
 
     # -- training --
     def small_ops(self) -> contextlib.AbstractContextManager:
@@ -253,22 +252,20 @@ class Run:
         if state is not None:
             self.restore(state)
             if rt.is_main:
-                checkpoint.publish(self.out, self.state["best"])
-                say(
-                    f"resuming after epoch {self.state['epoch']} (best so far: epoch {self.state['best']['epoch']})"
-                )
+                checkpoint.publish(self.out, self.state.best)
+                say(f"resuming after epoch {self.state.epoch} (best so far: epoch {self.state.best.epoch})")
         else:
             if rt.is_main:
                 entry = {"epoch": 0, "loss": None}
                 self.evaluate_and_keep(0, entry)
-                self.state.update(history=[entry], stale=0, stopped_early=False)
-                self.state["margin"] = resolve_margin(cfg, self.bb, entry["metrics"])
+                self.state.history, self.state.stale, self.state.stopped_early = [entry], 0, False
+                self.state.margin = resolve_margin(cfg, self.bb, entry["metrics"])
                 self.checkpoint(0)
                 say(_line(entry, cfg.monitor))
             self.state = rt.broadcast(self.state if rt.is_main else None)
-        loss_fn = TripletLoss(cfg.mining, self.state["margin"], cfg.resolved_distance())
-        stop = self.state.get("stopped_early", False)
-        for epoch in range(self.state["epoch"] + 1, cfg.epochs + 1):
+        loss_fn = TripletLoss(cfg.mining, self.state.margin, cfg.resolved_distance())
+        stop = self.state.stopped_early
+        for epoch in range(self.state.epoch + 1, cfg.epochs + 1):
             if stop:
                 break
             try:
@@ -281,10 +278,10 @@ class Run:
                 raise
             if rt.is_main:
                 improved = self.evaluate_and_keep(epoch, entry)
-                self.state["stale"] = 0 if improved else self.state["stale"] + 1
-                self.state["history"].append(entry)
-                stop = self.state["stale"] >= cfg.patience
-                self.state["stopped_early"] = stop and epoch < cfg.epochs
+                self.state.stale = 0 if improved else self.state.stale + 1
+                self.state.history.append(entry)
+                stop = self.state.stale >= cfg.patience
+                self.state.stopped_early = stop and epoch < cfg.epochs
                 self.checkpoint(epoch)
                 say(_line(entry, cfg.monitor) + ("  *best*" if improved else ""))
             stop = rt.broadcast(stop)
@@ -296,13 +293,13 @@ class Run:
     def finish(self, seconds: float) -> dict:
         """Write report.json and roc.png; return the report."""
         cfg, st = self.cfg, self.state
-        best, base = st["best"], st["base"]
-        trained = [h for h in st["history"] if h["epoch"] > 0]
-        curves = {"before (base)": base["roc"], f"after (epoch {best['epoch']})": best["roc"]}
+        best, base = st.best, st.base
+        trained = [h for h in st.history if h["epoch"] > 0]
+        curves = {"before (base)": base["roc"], f"after (epoch {best.epoch})": best.roc}
         report.plot(curves, self.out / checkpoint.ROC, cfg.target_far, f"held-out ROC — {self.out.name}")
         rep = {
             "format": "faceunlock-finetune-report/1", "out": str(self.out),
-            "weights": str(self.out / checkpoint.WEIGHTS), "sha256": best["sha256"],
+            "weights": str(self.out / checkpoint.WEIGHTS), "sha256": best.sha256,
             "calibration": str(self.out / checkpoint.CALIBRATION), "config": asdict(cfg),
             "base": {"spec": cfg.base, "name": self.bb.name, "arch": self.bb.arch,
                      "sha256": self.key["base_sha256"], "untrained": self.base_untrained},
@@ -310,16 +307,16 @@ class Run:
                      "val_identities": [self.data.val.names[i] for i in self.data.val.identities()],
                      "skipped_files": self.data.train.problems + self.data.val.problems,
                      "warnings": self.data.train.warnings + self.data.val.warnings},
-            "training": {"margin": st["margin"], "distance": cfg.resolved_distance(), "lr": self.lr,
+            "training": {"margin": st.margin, "distance": cfg.resolved_distance(), "lr": self.lr,
                          "steps_per_epoch": self.steps, "batch": f"{self.sampler.p}x{cfg.k}",
                          "world_size": self.rt.world_size, "device": str(self.rt.device),
                          "amp": str(self.rt.amp_dtype).removeprefix("torch.") if self.rt.amp_dtype else "off",
                          "epoch_train_s_mean": float(np.mean([h["train_s"] for h in trained])) if trained else None,
-                         "stopped_early": st["stopped_early"], "total_s_this_session": seconds},
-            "history": st["history"], "before": base["metrics"], "after": best["metrics"],
-            "best_epoch": best["epoch"],
-            "verdict": report.verdict(base["metrics"], best["metrics"], best["epoch"], st["history"], cfg.monitor),
-            "table": report.table(base["metrics"], best["metrics"]),
+                         "stopped_early": st.stopped_early, "total_s_this_session": seconds},
+            "history": st.history, "before": base["metrics"], "after": best.metrics,
+            "best_epoch": best.epoch,
+            "verdict": report.verdict(base["metrics"], best.metrics, best.epoch, st.history, cfg.monitor),
+            "table": report.table(base["metrics"], best.metrics),
         }  # fmt: skip
         report.write_json(self.out / checkpoint.REPORT, rep)
         return rep

@@ -3,7 +3,8 @@
 `TripletLoss` is what the training loop uses: embeddings + labels → a `LossOutput` that also says how many
 triples were mined and how many still violate the margin, because "the loss went to 0" means nothing without
 knowing whether there was anything left to learn (the past user's 11 % TAR failure).
-The small functions below it reproduce the published reference implementations value for value.
+With the matching rule it reproduces the published reference implementations value for value (TF-Addons
+semi-hard / hard, batch-all: tests/train/test_losses.py).
 """
 
 from __future__ import annotations
@@ -41,10 +42,10 @@ def distances(emb: torch.Tensor, distance: str) -> torch.Tensor:
     return mining.pairwise_distances(emb, squared=distance == "squared-l2")
 
 
-def hinge(dist: torch.Tensor, t: Triplets, margin: float, soft: bool = False) -> torch.Tensor:
-    """Per-triple loss: max(d_ap − d_an + margin, 0), or softplus(d_ap − d_an) when `soft` (no margin)."""
+def hinge(dist: torch.Tensor, t: Triplets, margin: float) -> torch.Tensor:
+    """Per-triple loss: max(d_ap − d_an + margin, 0)."""
     gap = dist[t.anchors, t.positives] - dist[t.anchors, t.negatives]
-    return F.softplus(gap) if soft else F.relu(gap + margin)
+    return F.relu(gap + margin)
 
 
 def _zero(dist: torch.Tensor) -> torch.Tensor:
@@ -76,19 +77,15 @@ class TripletLoss:
         mining_rule: str = "semi-hard",
         margin: float = 0.2,
         distance: str = "l2",
-        soft: bool = False,
         generator: torch.Generator | None = None,
     ) -> None:
         if mining_rule not in mining.MINING_RULES:
             raise ValueError(f"mining must be one of {mining.MINING_RULES}, not {mining_rule!r}")
         if distance not in DISTANCES:
             raise ValueError(f"distance must be one of {DISTANCES}, not {distance!r}")
-        if soft and mining_rule != "batch-hard":
-            raise ValueError("the soft-margin variant is defined for batch-hard mining only")
         self.mining_rule = mining_rule
         self.margin = float(margin)
         self.distance = distance
-        self.soft = soft
         self.generator = generator
 
     def mine(self, dist: torch.Tensor, labels: torch.Tensor) -> Triplets:
@@ -105,39 +102,7 @@ class TripletLoss:
     def __call__(self, emb: torch.Tensor, labels: torch.Tensor) -> LossOutput:
         dist = distances(emb, self.distance)
         t = self.mine(dist, labels)
-        losses = hinge(dist, t, self.margin, soft=self.soft)
+        losses = hinge(dist, t, self.margin)
         how = "nonzero" if self.mining_rule == "batch-all" else "mean"
         active = int((losses.detach() > ACTIVE_EPS).sum()) if losses.numel() else 0
         return LossOutput(reduce(losses, dist, how), len(t), active)
-
-
-# -- reference formulations (what the published implementations compute) ----------------------------------
-def semi_hard_loss(
-    emb: torch.Tensor, labels: torch.Tensor, margin: float = 1.0, distance: str = "l2"
-) -> torch.Tensor:
-    """TF-Addons `triplet_semihard_loss`."""
-    return TripletLoss("semi-hard", margin, distance)(emb, labels).loss
-
-
-def hard_loss(
-    emb: torch.Tensor, labels: torch.Tensor, margin: float = 1.0, distance: str = "l2", soft: bool = False
-) -> torch.Tensor:
-    """TF-Addons `triplet_hard_loss` (soft=True: softplus of the gap, margin ignored)."""
-    return TripletLoss("batch-hard", margin, distance, soft=soft)(emb, labels).loss
-
-
-def batch_all_loss(
-    emb: torch.Tensor, labels: torch.Tensor, margin: float = 1.0, distance: str = "l2"
-) -> tuple[torch.Tensor, float]:
-    """Batch-all (Hermans et al.; Moindrot): mean over active triples, and the fraction that are active."""
-    out = TripletLoss("batch-all", margin, distance)(emb, labels)
-    return out.loss, out.fraction_active
-
-
-def window_miner_loss(
-    emb: torch.Tensor, labels: torch.Tensor, margin: float = 1.0, distance: str = "l2"
-) -> tuple[torch.Tensor, int]:
-    """pytorch-metric-learning: semi-hard miner + TripletMarginLoss (AvgNonZero reducer) with one margin."""
-    dist = distances(emb, distance)
-    t = mining.semi_hard_window(dist.detach(), labels, margin)
-    return reduce(hinge(dist, t, margin), dist, "nonzero"), len(t)

@@ -9,7 +9,6 @@ Rules (the reference values they reproduce are in tests/train/test_losses.py):
   farther than the positive; if there is none, the farthest negative.
 - `batch_hard`: TF-Addons `triplet_hard_loss` — per anchor, its farthest positive and nearest negative.
 - `batch_all`: every valid triple (the loss then averages over the ones that still violate the margin).
-- `semi_hard_window`: pytorch-metric-learning's semi-hard miner, d_ap < d_an ≤ d_ap + margin.
 - `facenet`: the original FaceNet/VGG-Face rule — per positive pair one random negative among those with
   d²(a,n) − d²(a,p) < alpha, on squared L2.
 """
@@ -112,15 +111,6 @@ def batch_all(dist: torch.Tensor, labels: torch.Tensor) -> Triplets:
     valid = pos[:, :, None] & neg[:, None, :]
     a, p, n = valid.nonzero(as_tuple=True)
     return Triplets(a, p, n)
-
-
-def semi_hard_window(dist: torch.Tensor, labels: torch.Tensor, margin: float) -> Triplets:
-    """pytorch-metric-learning's semi-hard miner: the triples with d_ap < d_an ≤ d_ap + margin."""
-    t = batch_all(dist, labels)
-    d_ap = dist[t.anchors, t.positives]
-    d_an = dist[t.anchors, t.negatives]
-    keep = (d_an > d_ap) & (d_an <= d_ap + margin)
-    return Triplets(t.anchors[keep], t.positives[keep], t.negatives[keep])
 
 
 def facenet(

@@ -15,42 +15,37 @@ def hand() -> tuple[torch.Tensor, torch.Tensor]:
     return torch.tensor(HAND_EMB), torch.tensor(HAND_LABELS)
 
 
+def loss(rule: str, emb: torch.Tensor, labels: torch.Tensor, margin: float = 1.0, distance: str = "l2"):
+    return losses.TripletLoss(rule, margin, distance)(emb, labels)
+
+
 def test_semi_hard_l2_matches_tf_addons() -> None:
     emb, labels = hand()
-    assert losses.semi_hard_loss(emb, labels, margin=1.0).item() == pytest.approx(0.5428932, abs=1e-6)
+    assert loss("semi-hard", emb, labels).loss.item() == pytest.approx(0.5428932, abs=1e-6)
 
 
 def test_semi_hard_squared_matches_tf_addons() -> None:
     emb, labels = hand()
-    loss = losses.semi_hard_loss(emb, labels, margin=1.0, distance="squared-l2")
-    assert loss.item() == pytest.approx(0.75, abs=1e-6)
+    assert loss("semi-hard", emb, labels, distance="squared-l2").loss.item() == pytest.approx(0.75, abs=1e-6)
 
 
-def test_hard_and_soft_match_tf_addons() -> None:
+def test_hard_matches_tf_addons() -> None:
     emb, labels = hand()
-    assert losses.hard_loss(emb, labels, margin=1.0).item() == pytest.approx(0.8964466, abs=1e-6)
-    assert losses.hard_loss(emb, labels, soft=True).item() == pytest.approx(0.7067515, abs=1e-6)
+    assert loss("batch-hard", emb, labels).loss.item() == pytest.approx(0.8964466, abs=1e-6)
 
 
 def test_batch_all_mean_over_active_and_fraction() -> None:
     emb, labels = hand()
-    loss, fraction = losses.batch_all_loss(emb, labels, margin=1.0)
-    assert loss.item() == pytest.approx(1.2928932, abs=1e-6)
-    assert fraction == pytest.approx(0.5)
-
-
-def test_pml_semi_hard_miner_with_margin_loss() -> None:
-    emb, labels = hand()
-    loss, n = losses.window_miner_loss(emb, labels, margin=1.0)
-    assert n == 2
-    assert loss.item() == pytest.approx(0.5857864, abs=1e-6)
+    out = loss("batch-all", emb, labels)
+    assert out.loss.item() == pytest.approx(1.2928932, abs=1e-6)
+    assert out.fraction_active == pytest.approx(0.5)
 
 
 def test_docstring_case_without_negatives() -> None:
     emb = torch.tensor([[0.0, 1.0], [1.0, 0.0]])
     labels = torch.tensor([0, 0])
-    assert losses.semi_hard_loss(emb, labels, margin=1.0).item() == pytest.approx(2.4142137, abs=1e-6)
-    assert losses.hard_loss(emb, labels, margin=1.0).item() == pytest.approx(1.0, abs=1e-6)
+    assert loss("semi-hard", emb, labels).loss.item() == pytest.approx(2.4142137, abs=1e-6)
+    assert loss("batch-hard", emb, labels).loss.item() == pytest.approx(1.0, abs=1e-6)
 
 
 def test_facenet_rule_on_hand_case() -> None:
