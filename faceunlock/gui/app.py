@@ -106,6 +106,12 @@ class MainWindow(QMainWindow):
         self.settings_btn.clicked.connect(self.open_settings)
         header.addWidget(self.settings_btn, 0, Qt.AlignmentFlag.AlignTop)
         header.addWidget(self.lock_btn, 0, Qt.AlignmentFlag.AlignTop)
+        # The desktop's own lock screen (GNOME, KDE, …) uses the face too once `faceunlock system install` ran.
+        self.desktop_lock_btn = QPushButton("Lock with the desktop's lock screen")
+        self.desktop_lock_btn.setToolTip("loginctl lock-session: your desktop's locker; with `sudo faceunlock system "
+                                         "install` it accepts your face as well as your password")  # fmt: skip
+        self.desktop_lock_btn.clicked.connect(self.lock_with_desktop)
+        header.addWidget(self.desktop_lock_btn, 0, Qt.AlignmentFlag.AlignTop)
         outer.addLayout(header)
 
         body = QHBoxLayout()
@@ -311,6 +317,18 @@ class MainWindow(QMainWindow):
             subprocess.Popen([sys.executable, "-m", "faceunlock", "lock"], start_new_session=True)
         except OSError as e:
             QMessageBox.warning(self, "Lock now", f"Could not start the lock screen: {e}")
+
+    def lock_with_desktop(self) -> None:
+        """`loginctl lock-session`: logind asks the session's own locker to lock (it runs PAM, so the face module)."""
+        try:
+            r = subprocess.run(["loginctl", "lock-session"], capture_output=True, text=True, timeout=10)
+            error = (r.stderr or r.stdout).strip() if r.returncode else ""
+        except (OSError, subprocess.TimeoutExpired) as e:
+            error = str(e)
+        if error:
+            QMessageBox.warning(self, "Lock with the desktop's lock screen",
+                                f"The desktop's lock screen could not be started (loginctl lock-session): {error}\n"
+                                "Use “Lock now” instead.")  # fmt: skip
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
         if self._checking is not None:
