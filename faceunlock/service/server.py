@@ -33,6 +33,7 @@ from faceunlock.store import validate_user
 
 REQUEST_TIMEOUT_S = 10.0  # to send the request line
 PASSWORD_TIMEOUT_S = 120.0  # to answer PASSWORD (a person typing)
+SEND_TIMEOUT_S = 30.0  # a client that stops reading is treated as gone
 MAX_CONNECTIONS = 8
 ENROLL_MAX_FRAMES = 300
 
@@ -82,6 +83,7 @@ class Client:
             if len(self._buf) > MAX_LINE and b"\n" not in self._buf[:MAX_LINE]:
                 raise ValueError(f"request line longer than {MAX_LINE} bytes")
         line, self._buf = self._buf.split(b"\n", 1)
+        self.sock.settimeout(SEND_TIMEOUT_S)
         return line.decode("utf-8")
 
     def send(self, word: str, text: str = "") -> None:

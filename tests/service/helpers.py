@@ -135,8 +135,8 @@ def account(password: str | None = None):
         subprocess.run(["userdel", name], capture_output=True)
 
 
-def cli(*args: str | Path, timeout: float = 600) -> subprocess.CompletedProcess:
-    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+def cli(*args: str | Path, timeout: float = 600, env: dict | None = None) -> subprocess.CompletedProcess:
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", **(env or {}))
     return subprocess.run([sys.executable, "-m", "faceunlock", *map(str, args)], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=timeout)  # fmt: skip
 

@@ -163,3 +163,38 @@ def test_non_root_user_manages_only_their_own_face_after_their_password(daemon, 
         assert raw_as(uid, daemon.socket, f"REMOVE 1 {name}", "wrong", gid=gid)[-1].startswith("DENIED")
         assert raw_as(uid, daemon.socket, f"REMOVE 1 {name}", PASSWORD, gid=gid)[-1].startswith("OK")
         assert not list((daemon.state / "templates").glob(f"*/{name}.fut"))
+
+
+def test_verify_without_source_asks_the_system_daemon(daemon, owner):
+    r = cli("verify", owner[0], "--skip", "100", env={"FACEUNLOCK_SOCKET": str(daemon.socket)})
+    assert r.returncode == 0 and r.stdout.startswith("ACCEPTED"), r.stdout + r.stderr
+    r = cli("verify", owner[0], env={"FACEUNLOCK_SOCKET": str(daemon.base / "absent.sock")})
+    assert r.returncode == 2 and "--source" in r.stderr and "daemon" in r.stderr
+
+
+def test_users_list_and_remove_through_the_cli(daemon, owner):
+    with account() as (name, _, _):
+        reply = request(daemon.socket, f"ENROLL 1 {name} limit=60")
+        assert reply[-1].startswith("OK"), reply
+        r = cli("users", "list", "--daemon", daemon.socket, "--json")
+        assert r.returncode == 0
+        assert {u["user"] for u in json.loads(r.stdout)["users"]} == {owner[0], name}
+        assert cli("users", "remove", name, "--daemon", daemon.socket).returncode == 0
+        r = cli("users", "remove", name, "--daemon", daemon.socket)
+        assert r.returncode == 2 and "no face enrolled" in r.stderr
+
+
+def test_templates_only_open_for_their_own_account(daemon, owner):
+    """A root-side copy of the owner's file under another account's name does not open (uid + name in the AAD)."""
+    src = next((daemon.state / "templates").glob(f"*/{owner[0]}.fut"))
+    with account() as (name, _, _):
+        dst = src.with_name(f"{name}.fut")
+        shutil.copy2(src, dst)
+        try:
+            answer = request(daemon.socket, f"AUTH 1 {name} skip=100")
+            assert answer == [answer[-1]] and answer[-1].startswith("UNAVAIL templates unusable"), answer
+            assert "tampered" in answer[-1]
+            listed = [json.loads(x[5:]) for x in request(daemon.socket, "LIST 1") if x.startswith("USER ")]
+            assert [u for u in listed if u["user"] == name][0].get("error")
+        finally:
+            dst.unlink()
