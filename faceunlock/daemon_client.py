@@ -27,6 +27,18 @@ class DaemonError(FaceUnlockError):
     """The daemon could not be reached or spoke out of protocol (exit 2: never a decision)."""
 
 
+def daemon_answers(path: str | os.PathLike | None = None, timeout: float = 1.0) -> dict | None:
+    """STATUS of the daemon at `path` (default: the system socket) when it answers within `timeout`, else None."""
+    found = path if path is not None else system_socket()
+    if found is None:
+        return None
+    try:
+        reply = DaemonClient(found, timeout=timeout).status()
+    except DaemonError:
+        return None
+    return reply.payload() if reply.ok else None
+
+
 def system_socket() -> Path | None:
     """The system daemon's socket when one is there (FACEUNLOCK_SOCKET overrides the path), else None."""
     path = Path(os.environ.get("FACEUNLOCK_SOCKET") or SYSTEM_SOCKET)
@@ -108,6 +120,13 @@ class Connection:
     def close(self) -> None:
         self.sock.close()
 
+    def hang_up(self) -> None:
+        """From another thread: end the exchange now (the daemon cancels the attempt; a pending read returns)."""
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
     def __enter__(self) -> Connection:
         return self
 
@@ -128,9 +147,12 @@ class DaemonClient:
         self.path = Path(found)
         self.timeout = timeout
 
-    def request(self, line: str, on_info: Callable[[str], None] | None = None,
-                password: PasswordPrompt | None = None) -> Reply:  # fmt: skip
+    def request(self, line: str, on_info: Callable[[str], None] | None = None, password: PasswordPrompt | None = None,
+                on_connect: Callable[[Connection], None] | None = None) -> Reply:  # fmt: skip
+        """Send `line`, collect the answer. `on_connect` gets the open connection (closing it cancels the request)."""
         with Connection(self.path, self.timeout) as conn:
+            if on_connect:
+                on_connect(conn)
             conn.send(line)
             info: list[str] = []
             users: list[dict] = []
@@ -160,9 +182,10 @@ class DaemonClient:
         """AUTH: one attempt for `user`. `ranges` (skip=, limit=) only for a recorded source and uid 0."""
         return self.request(_line("AUTH", user, **ranges), on_info)
 
-    def verify(self, user: str, on_info: Callable[[str], None] | None = None, **ranges: int) -> Reply:
+    def verify(self, user: str, on_info: Callable[[str], None] | None = None,
+               on_connect: Callable[[Connection], None] | None = None, **ranges: int) -> Reply:  # fmt: skip
         """VERIFY: AUTH plus a DECISION line (the full decision as JSON) before the final line."""
-        return self.request(_line("VERIFY", user, **ranges), on_info)
+        return self.request(_line("VERIFY", user, **ranges), on_info, on_connect=on_connect)
 
     def enroll(self, user: str, label: str = "default", replace: bool = False, password: PasswordPrompt | None = None,
                on_info: Callable[[str], None] | None = None, **ranges: int) -> Reply:  # fmt: skip

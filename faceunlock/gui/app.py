@@ -133,6 +133,8 @@ class MainWindow(QMainWindow):
         sl.addStretch(1)
         self.login_note = QLabel("", objectName="muted", wordWrap=True)
         sl.addWidget(self.login_note)
+        self.store_note = QLabel("", objectName="muted", wordWrap=True)  # which store decides (daemon or own)
+        sl.addWidget(self.store_note)
         body.addWidget(status_card, 5)
 
         users_card, ul = _card()
@@ -199,6 +201,9 @@ class MainWindow(QMainWindow):
                 item.setSelected(True)
         self.empty_hint.setVisible(not status.users)
         self._show_login_note()
+        from faceunlock.gui.daemon_test import store_in_use
+
+        self.store_note.setText(store_in_use())
         self._update_actions()
 
     def _user_item(self, u) -> QListWidgetItem:
@@ -285,6 +290,10 @@ class MainWindow(QMainWindow):
         from faceunlock.gui.recognition import RecognitionDialog
 
         if (user := self.selected_user()) is None:
+            return
+        from faceunlock.gui.daemon_test import open_if_daemon
+
+        if open_if_daemon(self, user):  # the system daemon holds this face: it decides, as for sudo
             return
         d = RecognitionDialog(self.engine, self.settings.source, user, self.settings.window, self.settings.required,
                               parent=self)  # fmt: skip

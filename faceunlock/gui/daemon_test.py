@@ -1,0 +1,155 @@
+""""Test recognition" through faceunlockd, when it runs: the daemon's camera, store and policy decide, as for sudo.
+
+Why a separate dialog: the daemon owns the camera (no preview reaches the GUI), so it shows the daemon's progress
+lines and then the decision. Closing it hangs up, which cancels the attempt and frees the camera at once. The
+main window uses `store_in_use` to say which store answers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QThread, Signal
+from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from faceunlock.daemon_client import Connection, DaemonClient, DaemonError, daemon_answers, system_socket
+from faceunlock.gui.theme import APP_STYLE, COLORS
+
+
+def store_in_use(path: str | Path | None = None) -> str:
+    """One line for the main window: which store and decision-maker face unlock uses on this machine."""
+    status = daemon_answers(path)
+    if status is None:
+        return "Face data: your own encrypted store (key in your keyring); decisions made in this app."
+    return (f"Face data: the system store of faceunlockd (model {status.get('model', '?')}); it decides for sudo, "
+            "the desktop's lock screen and Test recognition.")  # fmt: skip
+
+
+def enrolled_in_daemon(user: str, path: str | Path | None = None) -> bool:
+    """Whether the daemon (default: the system one) answers and holds a face for `user` (as this process sees)."""
+    found = path if path is not None else system_socket()
+    if found is None:
+        return False
+    try:
+        reply = DaemonClient(found, timeout=2.0).list_users()
+    except DaemonError:
+        return False
+    return reply.ok and any(u.get("user") == user and not u.get("error") for u in reply.users)
+
+
+class DaemonVerifyThread(QThread):
+    """One VERIFY request; `info` per progress line, then `decided(word, text, decision dict or None)`."""
+
+    info = Signal(str)
+    decided = Signal(str, str, object)
+    failed = Signal(str)
+
+    def __init__(self, path: str | Path, user: str, ranges: dict | None = None, parent=None) -> None:
+        super().__init__(parent)
+        self.path, self.user, self.ranges = path, user, ranges or {}
+        self.connection: Connection | None = None
+
+    def run(self) -> None:
+        def keep(conn: Connection) -> None:
+            self.connection = conn
+
+        try:
+            reply = DaemonClient(self.path).verify(self.user, self.info.emit, on_connect=keep, **self.ranges)
+        except DaemonError as e:
+            if not self.isInterruptionRequested():
+                self.failed.emit(str(e))
+            return
+        self.decided.emit(reply.word, reply.text, reply.decision)
+
+    def cancel(self) -> None:
+        self.requestInterruption()
+        if self.connection is not None:
+            self.connection.hang_up()
+
+
+class DaemonRecognitionDialog(QDialog):
+    def __init__(self, path: str | Path, user: str, *, ranges: dict | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.path, self.user, self.ranges = path, user, ranges
+        self.thread: DaemonVerifyThread | None = None
+        self.word: str | None = None
+        self.decision: dict | None = None
+        self.setWindowTitle(f"Test recognition: {user}")
+        self.setStyleSheet(APP_STYLE)
+        self.resize(560, 320)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(24, 20, 24, 16)
+        lay.addWidget(QLabel(f"Is this {user}?", objectName="title"))
+        lay.addWidget(QLabel("Asked of the system face service (faceunlockd): its camera, its stored face.",
+                             objectName="muted", wordWrap=True))  # fmt: skip
+        self.progress = QLabel("", alignment=Qt.AlignmentFlag.AlignCenter, wordWrap=True)
+        lay.addWidget(self.progress, 1)
+        self.verdict = QLabel("", objectName="section", alignment=Qt.AlignmentFlag.AlignCenter)
+        self.detail = QLabel("", objectName="muted", wordWrap=True, alignment=Qt.AlignmentFlag.AlignCenter)
+        lay.addWidget(self.verdict)
+        lay.addWidget(self.detail)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        self.again = QPushButton("Try again")
+        self.again.clicked.connect(self.start)
+        close = QPushButton("Close", objectName="primary")
+        close.clicked.connect(self.accept)
+        row.addWidget(self.again)
+        row.addWidget(close)
+        lay.addLayout(row)
+        self.start()
+
+    def start(self) -> None:
+        self._stop()
+        self.word, self.decision = None, None
+        self.again.setEnabled(False)
+        self.verdict.setStyleSheet("")
+        self.verdict.setText("Look at the camera…")
+        self.detail.setText("")
+        t = DaemonVerifyThread(self.path, self.user, self.ranges, parent=self)
+        t.info.connect(self.progress.setText)
+        t.decided.connect(self._on_decided)
+        t.failed.connect(self._on_failed)
+        self.thread = t
+        t.start()
+
+    def _on_decided(self, word: str, text: str, decision: dict | None) -> None:
+        self.word, self.decision = word, decision
+        self.again.setEnabled(True)
+        good = word == "OK"
+        self.verdict.setText(f"Recognised: this is {self.user}" if good else
+                             f"Not recognised as {self.user}" if word == "FAIL" else "The test could not run")  # fmt: skip
+        self.verdict.setStyleSheet(f"color: {COLORS['good'] if good else COLORS['bad']};")
+        if decision and decision.get("frames_usable"):
+            best = min(decision["distances"]) if decision.get("distances") else None
+            closest = f"closest distance {best:.3f}, " if best is not None else ""
+            self.detail.setText(f"{decision['matches']} of {decision['frames_usable']} good frames matched "
+                                f"({closest}threshold {decision['threshold']:.3f}, model {decision['model']}). "
+                                f"{'' if good else text}")  # fmt: skip
+        else:
+            self.detail.setText(text)
+
+    def _on_failed(self, message: str) -> None:
+        self.again.setEnabled(True)
+        self.verdict.setText("The test could not run")
+        self.verdict.setStyleSheet(f"color: {COLORS['bad']};")
+        self.detail.setText(message)
+
+    def _stop(self) -> None:
+        if self.thread is not None:
+            self.thread.cancel()
+            self.thread.wait(5000)
+            self.thread = None
+
+    def done(self, result: int) -> None:
+        self._stop()  # hanging up cancels the daemon's attempt and frees its camera
+        super().done(result)
+
+
+def open_if_daemon(parent: QWidget, user: str) -> bool:
+    """Open the daemon's Test recognition when the system daemon answers and holds `user`'s face."""
+    path = system_socket()
+    if path is None or not enrolled_in_daemon(user, path):
+        return False
+    DaemonRecognitionDialog(path, user, parent=parent).open()
+    return True

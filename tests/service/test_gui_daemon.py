@@ -1,0 +1,66 @@
+"""The GUI asks the daemon when it runs: Test recognition through faceunlockd (a real daemon on real.mov), closing
+the dialog mid-attempt hangs up and frees the camera, and the window's store line says which store decides."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before any Qt import: no display needed
+
+import json
+import shutil
+
+import pytest
+
+from tests.service.helpers import Daemon, account, need_root, public_dir, request
+from tests.shared_data import REAL_MOV, need
+
+
+@pytest.fixture(scope="module")
+def daemon():
+    need_root()
+    need("liveness", "webcam-replay", "real.mov")
+    base = public_dir("fu-gui-daemon-")
+    with account() as (name, _, _), Daemon(base, REAL_MOV) as d:
+        assert request(d.socket, f"ENROLL 1 {name} limit=100")[-1].startswith("OK")
+        yield d, name
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def cancelled(d: Daemon) -> int:
+    return json.loads(request(d.socket, "STATUS 1")[-1][3:])["cancelled"]
+
+
+def test_recognition_dialog_asks_the_daemon(qtbot, daemon):
+    from faceunlock.gui.daemon_test import DaemonRecognitionDialog, enrolled_in_daemon
+
+    d, user = daemon
+    assert enrolled_in_daemon(user, d.socket) and not enrolled_in_daemon("root", d.socket)
+    dialog = DaemonRecognitionDialog(d.socket, user, ranges={"skip": 100})
+    qtbot.addWidget(dialog)
+    qtbot.waitUntil(lambda: dialog.word is not None, timeout=60000)
+    assert dialog.word == "OK" and dialog.verdict.text() == f"Recognised: this is {user}"
+    assert dialog.decision["accepted"] is True and "threshold" in dialog.detail.text()
+    dialog.accept()
+
+
+def test_closing_the_dialog_cancels_the_attempt(qtbot, daemon):
+    from faceunlock.gui.daemon_test import DaemonRecognitionDialog
+
+    d, user = daemon
+    before = cancelled(d)
+    dialog = DaemonRecognitionDialog(d.socket, user, ranges={"skip": 100})
+    qtbot.addWidget(dialog)
+    qtbot.waitUntil(lambda: dialog.progress.text() != "", timeout=30000)  # the daemon took the camera
+    dialog.reject()
+    qtbot.waitUntil(lambda: cancelled(d) == before + 1, timeout=5000)
+    assert dialog.word is None
+    assert request(d.socket, f"AUTH 1 {user} skip=100")[-1].startswith("OK")  # camera free again
+
+
+def test_store_line_says_which_store_decides(daemon):
+    from faceunlock.gui.daemon_test import store_in_use
+
+    d, _ = daemon
+    assert "system store of faceunlockd" in store_in_use(d.socket)
+    assert "your own encrypted store" in store_in_use(d.base / "absent.sock")
