@@ -480,7 +480,8 @@ def _module_services_arg(root: Path) -> list[str] | None:
 
 
 def daemon_answers(path: str) -> tuple[bool, str]:
-    """Whether something owned by root listens on the socket (connect + SO_PEERCRED; no request is sent)."""
+    """Whether root's daemon answers on the socket: SO_PEERCRED first (as the module checks), then STATUS (which
+    starts no face attempt)."""
     try:
         st = os.lstat(path)
     except FileNotFoundError:
@@ -500,7 +501,13 @@ def daemon_answers(path: str) -> tuple[bool, str]:
         s.close()
     if uid != 0:
         return False, f"{path} is served by uid {uid}, not root: the module will not trust it"
-    return True, f"listening on {path} (root)"
+    from faceunlock.daemon_client import DaemonClient, DaemonError
+
+    try:
+        reply = DaemonClient(path, timeout=3.0).status()
+    except (DaemonError, OSError) as e:
+        return False, f"{path} (root) accepts connections but did not answer STATUS: {e}"
+    return reply.word == "OK", f"{path} (root): {reply.word} {reply.text}"
 
 
 def status(opts: Options) -> dict:

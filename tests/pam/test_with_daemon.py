@@ -124,6 +124,20 @@ def test_remote_host_set_the_face_is_not_tried(daemons, owner, pam_service):
     assert "AUTH" not in _log_since(d, mark)  # the daemon was not even asked
 
 
+def test_system_status_says_the_daemon_answers(daemons, owner, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    d = daemons.on(need("liveness", "webcam-replay", "real.mov"))
+    r = subprocess.run([sys.executable, "-m", "faceunlock", "system", "status", "--root", str(tmp_path), "--socket",
+                        str(d.socket_path), "--json"], capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    st = json.loads(r.stdout)
+    assert st["daemon"]["answers"] is True and "OK" in st["daemon"]["detail"], st
+    assert st["installed"] is False and st["pam_services"] == {}
+
+
 def replay_frames(dst: Path) -> Path:
     """fake.mp4 from frame 30 on, decoded and saved losslessly: before frame 27 the presenter's own live face is
     the one in view (a live owner, rightly accepted); PAM cannot ask for a frame range, so the camera is made to
@@ -172,3 +186,4 @@ def _log_since(d: Daemon, mark: int, wait_for: str = "", wait_s: float = 10.0) -
         if not wait_for or wait_for in text or time.monotonic() > deadline:
             return text
         time.sleep(0.1)
+
