@@ -147,3 +147,75 @@ def test_concurrent_processes_do_not_lose_failures(state):
         p.join(60)
         assert p.exitcode == 0
     assert Lockout(state).failures == 50
+
+
+# -- reserving an attempt -------------------------------------------------------------------------------------
+def test_reserve_counts_at_once_and_settle_decides(state, clock):
+    lo = Lockout(state, clock=clock)
+    r = lo.reserve()
+    assert r.granted and lo.failures == 1  # a killed attempt stays counted
+    clock.advance(5)
+    lo.settle(r, accepted=False, counted=True)
+    assert lo.failures == 1 and json.loads(state.read_text())["last_failure"] == clock.t  # back-off from the end
+    r = lo.reserve()
+    lo.settle(r, accepted=True)
+    assert lo.failures == 0
+
+
+def test_an_attempt_that_judged_no_face_is_handed_back(state, clock):
+    lo = Lockout(state, clock=clock)
+    for _ in range(5):
+        lo.record_failure()
+    clock.advance(30)
+    before = json.loads(state.read_text())
+    r = lo.reserve()
+    assert lo.failures == 6 and lo.seconds_remaining() == 60.0
+    lo.settle(r, accepted=False, counted=False)
+    assert json.loads(state.read_text()) == before and lo.seconds_remaining() == 0.0  # restored exactly
+
+
+def test_handing_back_after_other_failures_only_removes_its_own(state, clock):
+    lo = Lockout(state, clock=clock)
+    r = lo.reserve()
+    lo.record_failure()  # the password, meanwhile
+    lo.settle(r, accepted=False, counted=False)
+    assert lo.failures == 1
+
+
+def test_reserve_is_refused_during_a_back_off(state, clock):
+    lo = Lockout(state, clock=clock)
+    for _ in range(4):
+        lo.record_failure()
+    first, second = lo.reserve(), lo.reserve()
+    assert first.granted and not second.granted and second.wait_s == 30.0
+    lo.settle(second, accepted=True)  # settling a refused reservation changes nothing
+    assert lo.failures == 5
+
+
+def _reserve(path: str, out) -> None:
+    out.put(Lockout(path).reserve().granted)
+
+
+def test_parallel_reservations_let_one_through(state):
+    lo = Lockout(state)
+    for _ in range(4):
+        lo.record_failure()
+    ctx = multiprocessing.get_context("fork")
+    out = ctx.Queue()
+    procs = [ctx.Process(target=_reserve, args=(str(state), out)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert sorted(out.get(timeout=5) for _ in procs) == [False, False, False, True]
+    assert lo.failures == 5
+
+
+# -- a deleted state (a state that cannot be written: tests/attacks/test_full_disk.py, on a real full disk) --------
+def test_a_missing_state_after_one_existed_means_the_maximum_back_off(state, clock):
+    lo = Lockout(state, clock=clock)
+    lo.record_success()
+    assert lo.marker.is_file()
+    state.unlink()
+    assert lo.seconds_remaining() == 300.0
+    assert Lockout(state, clock=clock).failures >= 5 and state.is_file()

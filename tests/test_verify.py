@@ -124,3 +124,26 @@ def test_threshold_comes_from_calibration(templates):
     assert Verifier(templates, _calibration(0.5), required=1, window=1).add(e)
     assert not Verifier(templates, _calibration(0.4), required=1, window=1).add(e)
     assert not math.isnan(Verifier(templates, _calibration(0.4)).threshold)
+
+
+def test_a_close_frame_that_is_not_live_is_no_match(templates):
+    """Liveness and matching on the same frame: a close face judged a photo/screen does not count."""
+    rng = np.random.default_rng(5)
+    v = Verifier(templates, _calibration(), required=3, window=5)
+    for live in (True, False, True, False, False):
+        v.add(_genuine(templates, rng), live=live)
+    assert not v.satisfied
+    d = v.decision(frames_seen=5)
+    assert d.matches == sum(v.matched) == 2 and not d.accepted
+    assert all(x <= THRESHOLD for x in d.distances)  # every frame was close: liveness made the difference
+
+
+def test_reset_forgets_the_window_not_the_record(templates):
+    rng = np.random.default_rng(6)
+    v = Verifier(templates, _calibration(), required=3, window=5)
+    v.add(_genuine(templates, rng))
+    v.add(_genuine(templates, rng))
+    v.reset()  # another face took over
+    assert not v.add(_genuine(templates, rng))
+    assert len(v.distances) == 3 and sum(v.recent) == 1
+    assert v.add(_genuine(templates, rng)) is False and v.add(_genuine(templates, rng)) is True
