@@ -502,10 +502,11 @@ static int ask_daemon(pam_handle_t *pamh, const struct options *o, const char *u
 
 FU_EXPORT int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
-    (void)flags;
     struct options o;
     if (parse_options(pamh, argc, argv, &o) != 0)
         return PAM_SERVICE_ERR;
+    if (flags & PAM_SILENT)
+        o.quiet = 1; /* the application asked for no messages */
 
     const char *service = NULL;
     if (!service_allowed(pamh, &o, &service)) {

@@ -219,3 +219,23 @@ def test_setcred_says_success(pam_service, sockdir):
         assert libpam.pam_setcred(handle, PAM_ESTABLISH_CRED) == 0
     finally:
         libpam.pam_end(handle, 0)
+
+
+def test_pam_silent_and_quiet_show_no_message(pam_service, sockdir):
+    import subprocess
+
+    sock = sockdir / "d.sock"
+    server = serve_once_in_background(sock, b"INFO Face found\nOK face recognised\n")
+    try:
+        loud = pam_service(stack(f"socket={sock}", probe=True))
+        r = pamtester(loud.name, "root")
+        assert r.ok and LOOKING in r.out and "Face found" in r.out
+        quiet = pam_service(stack(f"socket={sock} quiet", probe=True))
+        r = pamtester(quiet.name, "root")
+        assert r.ok and LOOKING not in r.out and "Face found" not in r.out
+        s = subprocess.run(["pamtester", loud.name, "root", "authenticate(PAM_SILENT)"], capture_output=True,
+                           text=True, stdin=subprocess.DEVNULL, timeout=30)  # fmt: skip
+        assert s.returncode == 0 and LOOKING not in s.stdout + s.stderr
+    finally:
+        server.kill()
+        server.wait()
