@@ -2,11 +2,13 @@
 
 Consecutive video frames are near-duplicates, so all usable chips are collected, embedded, cleaned of
 outliers (a second person walking by, a bad alignment), and the most mutually distant ones kept: templates that
-cover the poses the user showed, not ten copies of one frame.
+cover the poses the user showed, not ten copies of one frame. The pose quotas (poses.PoseCoverage: mostly
+straight, a few turned each way) are part of the session, so every front end enrols the same way.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -16,6 +18,7 @@ from faceunlock.calibrate import Calibration
 from faceunlock.embed import pairwise_distances
 from faceunlock.errors import FaceUnlockError
 from faceunlock.pipeline import FaceProcessor, FrameResult
+from faceunlock.poses import PoseCoverage
 
 
 class EnrollmentError(FaceUnlockError):
@@ -51,9 +54,11 @@ class EnrollmentSession:
     """Feed frames with `offer`; `finish` returns the templates (or raises EnrollmentError saying why)."""
 
     def __init__(self, processor: FaceProcessor, calibration: Calibration, target_frames: int = 20,
-                 n_templates: int = 10, max_outlier_fraction: float = 0.3) -> None:  # fmt: skip
+                 n_templates: int = 10, max_outlier_fraction: float = 0.3,
+                 coverage: PoseCoverage | None = None) -> None:  # fmt: skip
         self.processor, self.calibration = processor, calibration
-        self.target_frames, self.n_templates = target_frames, n_templates
+        self.coverage = coverage or PoseCoverage.for_frames(target_frames)
+        self.target_frames, self.n_templates = self.coverage.total, n_templates
         self.max_outlier_fraction = max_outlier_fraction
         self.chips: list[np.ndarray] = []
         self.frames_seen = 0
@@ -62,23 +67,36 @@ class EnrollmentSession:
 
     @property
     def progress(self) -> float:
-        return min(1.0, len(self.chips) / self.target_frames)
+        return self.coverage.captured / self.coverage.total
 
     @property
     def done(self) -> bool:
-        return len(self.chips) >= self.target_frames
+        """Every pose quota is met."""
+        return self.coverage.complete
+
+    @property
+    def can_finish(self) -> bool:
+        """Enough to enrol now (the straight quota), for a person who cannot turn or a video that does not."""
+        return self.coverage.basics_done
 
     def offer(self, frame: np.ndarray) -> FrameResult:
-        """Analyse one frame and keep its chip if usable and not a still copy of the previous one."""
+        """Analyse one frame and keep its chip if usable, in a pose still needed, and not a still copy of the
+        previous one. A frame in a pose already covered comes back unusable, guiding to the next pose."""
         self.frames_seen += 1
         r = self.processor.analyze(frame)
         if r.rejection:
             self.rejected[r.rejection] += 1
         elif not self.done:
+            if self.coverage.classify(r.quality.yaw).full:
+                self.rejected["pose already captured"] += 1
+                q = dataclasses.replace(r.quality, ok=False, reasons=["pose already captured"],
+                                        guidance=self.coverage.next_prompt())  # fmt: skip
+                return FrameResult(r.face, q, None, r.n_faces)
             lm = r.face.landmarks
             moved = self._last_landmarks is None or float(np.abs(lm - self._last_landmarks).max()) > 1.0
             if moved:
                 self.chips.append(r.chip)
+                self.coverage.add(r.quality.yaw)
                 self._last_landmarks = lm
             else:
                 self.rejected["duplicate frame"] += 1

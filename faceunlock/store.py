@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from faceunlock import paths, secrets
 from faceunlock.atomic import write_atomic
-from faceunlock.errors import StoreError
+from faceunlock.errors import InvalidInput, StoreError
 
 FORMAT_VERSION = 1
 MAGIC = b"FUT" + bytes([FORMAT_VERSION])
@@ -36,7 +36,7 @@ _USER_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 def validate_user(user: str) -> str:
     """Return `user` if it is a safe file name ([A-Za-z0-9_.-]{1,64}, no leading '.'), else ValueError."""
     if not isinstance(user, str) or not _USER_RE.fullmatch(user) or user.startswith("."):
-        raise ValueError(
+        raise InvalidInput(
             f"invalid user name {user!r}: use 1-64 characters from A-Z a-z 0-9 _ . - not starting with '.'"
         )
     return user
@@ -222,10 +222,15 @@ class TemplateStore:
             raise StoreError(f"{bad} [invalid content: {e}]") from e
         return UserTemplates(user=user, entries=entries)
 
-    def add_entry(self, user: str, entry: TemplateEntry) -> UserTemplates:
-        """Append one appearance to `user` (creating the user if new) and save; returns the updated set."""
-        templates = self.load(user) if self.exists(user) else UserTemplates(user=validate_user(user))
-        templates.entries.append(entry)
+    def put_appearance(self, user: str, entry: TemplateEntry, replace_all: bool = False) -> UserTemplates:
+        """The one enrolment rule of every front end (CLI, wizard, daemon), saved in one atomic write:
+        `replace_all` keeps only this appearance; otherwise an appearance with the same label (a new "glasses")
+        replaces the old one and the others stay. A new user starts with this appearance."""
+        if replace_all or not self.exists(user):
+            templates = UserTemplates(user=validate_user(user), entries=[entry])
+        else:
+            templates = self.load(user)
+            templates.entries = [e for e in templates.entries if e.label != entry.label] + [entry]
         self.save(templates)
         return templates
 

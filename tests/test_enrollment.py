@@ -17,6 +17,7 @@ from faceunlock.embed import pairwise_distances
 from faceunlock.enrollment import EnrollmentError, EnrollmentSession, farthest_point_sample
 from faceunlock.images import load_image
 from faceunlock.pipeline import FaceProcessor
+from faceunlock.poses import PoseCoverage, default_bins
 from faceunlock.weights import resolve_backbone
 from tests.shared_data import REAL_MOV, need
 
@@ -90,7 +91,8 @@ def mov_frames() -> list[np.ndarray]:
 
 @pytest.fixture(scope="module")
 def enrolled(processor, calibration, mov_frames):
-    session = EnrollmentSession(processor, calibration, target_frames=10, n_templates=5)
+    straight = PoseCoverage(default_bins(10, 0))  # these tests are about frames and people, not poses
+    session = EnrollmentSession(processor, calibration, n_templates=5, coverage=straight)
     results = [session.offer(f) for f in mov_frames]
     return session, results, session.finish()
 
@@ -146,7 +148,7 @@ def test_duplicate_still_is_counted_once(processor, calibration):
 
 @pytest.mark.slow
 def test_two_people_are_refused(processor, calibration, mov_frames):
-    session = EnrollmentSession(processor, calibration, target_frames=11)
+    session = EnrollmentSession(processor, calibration, coverage=PoseCoverage(default_bins(11, 0)))
     for f in mov_frames[:7]:
         session.offer(f)
     for d, f in [
@@ -170,3 +172,19 @@ def test_quality_rejections_are_counted(processor, calibration, mov_frames):
         pytest.skip("MTCNN does not see the darkened face")
     assert not r.usable and r.message.startswith("Too dark")
     assert session.rejected["too dark"] == 1
+
+
+@pytest.mark.slow
+def test_default_pose_quotas_on_real_video(processor, calibration, mov_frames):
+    """With the default quotas (60 % straight) a straight-on video fills the straight quota, then its further
+    straight frames are refused with the next instruction; it can still be finished (the wizard's button, the
+    CLI at the end of the source)."""
+    session = EnrollmentSession(processor, calibration, target_frames=10)
+    results = [session.offer(f) for f in mov_frames]
+    straight, left, right = session.coverage.bins
+    assert straight.quota == 6 and straight.count == 6 and len(session.chips) == 6 + left.count + right.count
+    assert session.can_finish
+    covered = [r for r in results if r.quality is not None and "pose already captured" in r.quality.reasons]
+    assert covered and all(r.message.startswith("Turn your head") for r in covered)
+    assert session.rejected["pose already captured"] == len(covered)
+    assert len(session.finish().embeddings) >= 3

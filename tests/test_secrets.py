@@ -135,7 +135,7 @@ def test_no_session_bus_in_a_fresh_process_raises_and_writes_no_plaintext(tmp_pa
         "from faceunlock.store import TemplateStore, TemplateEntry\n"
         "e = TemplateEntry.create(np.ones((1, 4)), 'vggface2', 'a' * 64)\n"
         "try:\n"
-        "    TemplateStore().add_entry('alice', e)\n"
+        "    TemplateStore().put_appearance('alice', e)\n"
         "except KeyringError as err:\n"
         "    print('KEYRINGERROR', err)\n"
         "    raise SystemExit(3)\n"

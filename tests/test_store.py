@@ -137,13 +137,21 @@ def test_crash_mid_save_keeps_the_old_file(store, monkeypatch):
     assert sorted(p.name for p in store.root.iterdir()) == ["alice.fut"]  # no temp file left behind
 
 
-def test_add_entry_users_exists_remove(store):
+def test_put_appearance_users_exists_remove(store):
     assert store.users() == [] and not store.exists("alice")
-    store.add_entry("bob", entry(1))
-    store.add_entry("alice", entry(2))
-    updated = store.add_entry("alice", entry(3, label="glasses"))
+    store.put_appearance("bob", entry(1))
+    store.put_appearance("alice", entry(2))
+    updated = store.put_appearance("alice", entry(3, label="glasses"))
     assert [e.label for e in updated.entries] == ["default", "glasses"]
     assert [e.label for e in store.load("alice").entries] == ["default", "glasses"]
+    # the same label again replaces that appearance only (CLI, wizard and daemon share this rule)
+    again = store.put_appearance("alice", entry(4, label="glasses"))
+    assert [e.label for e in again.entries] == ["default", "glasses"]
+    assert np.allclose(again.entries[1].embeddings, entry(4, label="glasses").embeddings)
+    assert np.allclose(store.load("alice").entries[0].embeddings, entry(2).embeddings)
+    # replace_all keeps only the new appearance
+    only = store.put_appearance("alice", entry(5, label="beard"), replace_all=True)
+    assert [e.label for e in only.entries] == ["beard"] and [e.label for e in store.load("alice").entries] == ["beard"]
     (store.root / ".alice.fut.xyz.tmp").write_bytes(b"junk")  # a leftover temp file is not a user
     (store.root / "notes.txt").write_text("x")
     assert store.users() == ["alice", "bob"]

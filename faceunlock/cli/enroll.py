@@ -26,7 +26,7 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     from faceunlock.auth import Engine
     from faceunlock.enrollment import EnrollmentSession
-    from faceunlock.store import TemplateEntry, UserTemplates, validate_user
+    from faceunlock.store import TemplateEntry, validate_user
 
     validate_user(args.user)
     if args.daemon:
@@ -43,10 +43,7 @@ def run(args) -> int:
                 break
     result = session.finish()
     entry = TemplateEntry.create(result.embeddings, engine.backbone.name, engine.backbone.sha256, args.label)
-    if args.replace or not store.exists(args.user):
-        store.save(UserTemplates(args.user, [entry]))
-    else:
-        store.add_entry(args.user, entry)
+    store.put_appearance(args.user, entry, replace_all=args.replace)
     info = {"user": args.user, "label": args.label, "templates": len(result.embeddings),
             "frames_seen": result.frames_seen, "frames_usable": result.frames_usable,
             "outliers": result.outliers, "rejected": result.rejected, "model": engine.backbone.name}  # fmt: skip

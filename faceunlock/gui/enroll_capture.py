@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Signal
 
-from faceunlock.gui.poses import PoseCoverage, PoseGate
 from faceunlock.gui.workers import FrameThread
+from faceunlock.poses import PoseCoverage
 
 if TYPE_CHECKING:
     import numpy as np
@@ -59,8 +59,7 @@ class EnrollThread(FrameThread):
     def prepare(self, engine: Engine) -> None:
         from faceunlock.enrollment import EnrollmentSession
 
-        self.session = EnrollmentSession(PoseGate(engine.processor, self.coverage), engine.calibration,
-                                         target_frames=self.coverage.total)  # fmt: skip
+        self.session = EnrollmentSession(engine.processor, engine.calibration, coverage=self.coverage)
         self.status.emit("ready", self.coverage.next_prompt())
 
     def process(self, engine: Engine, frame: np.ndarray) -> tuple[FrameResult | None, str]:
@@ -68,11 +67,9 @@ class EnrollThread(FrameThread):
         before = len(s.chips)
         r = s.offer(frame)
         captured = len(s.chips) > before
-        if captured:
-            self.coverage.add(r.quality.yaw)
         self.progress.emit({"fraction": self.coverage.captured / self.coverage.total, "captured": captured,
                             "poses": self.coverage.snapshot(), "prompt": self.coverage.next_prompt(),
-                            "can_finish": self.coverage.basics_done})  # fmt: skip
+                            "can_finish": s.can_finish})  # fmt: skip
         if s.done:
             self._finish.set()
             self.requestInterruption()
@@ -96,14 +93,8 @@ class EnrollThread(FrameThread):
                                           result.frames_usable, self.coverage.snapshot(), engine.backbone.name))  # fmt: skip
 
     def _save(self, engine: Engine, result) -> None:
-        from faceunlock.store import TemplateEntry, TemplateStore, UserTemplates
+        from faceunlock.store import TemplateEntry, TemplateStore
 
         bb = engine.backbone
         entry = TemplateEntry.create(result.embeddings, bb.name, bb.sha256, self.label)
-        store = TemplateStore()
-        if self.replace or not store.exists(self.user):
-            store.save(UserTemplates(self.user, [entry]))
-        else:  # another appearance: a new "glasses" replaces an older "glasses", others stay
-            current = store.load(self.user)
-            current.entries = [e for e in current.entries if e.label != self.label] + [entry]
-            store.save(current)
+        TemplateStore().put_appearance(self.user, entry, replace_all=self.replace)

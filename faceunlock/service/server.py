@@ -403,7 +403,7 @@ class Daemon:
         if done:
             return done
         from faceunlock.enrollment import EnrollmentError, EnrollmentSession
-        from faceunlock.store import TemplateEntry, UserTemplates
+        from faceunlock.store import TemplateEntry
 
         label, replace = req.options.get("label", "default"), req.options.get("replace", "0") == "1"
         try:
@@ -443,10 +443,7 @@ class Daemon:
         finally:
             self.camera.release()
         entry = TemplateEntry.create(result.embeddings, engine.backbone.name, engine.backbone.sha256, label)
-        if replace or not self.store.exists(user):
-            self.store.save(UserTemplates(user, [entry]))
-        else:
-            self.store.add_entry(user, entry)
+        self.store.put_appearance(user, entry, replace_all=replace)
         self.counters.enrolments += 1
         info = {"user": user, "label": label, "templates": len(result.embeddings), "frames_seen": result.frames_seen,
                 "frames_usable": result.frames_usable, "outliers": result.outliers, "model": engine.backbone.name}  # fmt: skip

@@ -79,8 +79,8 @@ class SystemStore:
     def save(self, templates: UserTemplates) -> None:
         self._for(templates.user).save(templates)
 
-    def add_entry(self, user: str, entry: TemplateEntry) -> UserTemplates:
-        return self._for(user).add_entry(user, entry)
+    def put_appearance(self, user: str, entry: TemplateEntry, replace_all: bool = False) -> UserTemplates:
+        return self._for(user).put_appearance(user, entry, replace_all)
 
     def remove(self, user: str) -> bool:
         return TemplateStore(self.root, key=self._key).remove(validate_user(user))

@@ -4,19 +4,17 @@ Why: templates from one frozen pose fail as soon as the user sits a little sidew
 ask for a slow head turn for the same reason. Pose is the landmark yaw from faceunlock.quality (0 = frontal,
 > 0 = the person turned to their own left; the quality gate already refuses |yaw| > 0.30).
 
-No Qt here: the gate wraps the core's FaceProcessor so that EnrollmentSession keeps doing all the counting,
-de-duplication and template selection; a frame whose pose is already covered is reported as "not usable" with
-the next instruction as its guidance.
+Core, not GUI: `EnrollmentSession` applies it for every front end (the CLI, the wizard, the daemon), so a
+face enrolled from a terminal covers the same poses as one enrolled in the window. A frame whose pose is
+already covered is reported as not usable, with the next instruction as its guidance.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import math
 from dataclasses import dataclass
 
 import numpy as np
-
-from faceunlock.pipeline import FaceProcessor, FrameResult
 
 TURN_YAW = 0.12  # |yaw| from which a head counts as turned (frontal webcam frames stay within ±0.10)
 
@@ -49,6 +47,13 @@ class PoseCoverage:
 
     def __init__(self, bins: list[PoseBin] | None = None) -> None:
         self.bins = bins or default_bins()
+
+    @classmethod
+    def for_frames(cls, n: int) -> PoseCoverage:
+        """n frames in all: 60 % straight (at least 3), the rest split between the two turns (20 → 12 + 4 + 4)."""
+        straight = max(3, math.ceil(0.6 * n))
+        turned = max(0, n - straight) // 2
+        return cls(default_bins(straight, turned))
 
     @property
     def total(self) -> int:
@@ -86,23 +91,3 @@ class PoseCoverage:
 
     def snapshot(self) -> list[tuple[str, str, int, int]]:
         return [(b.key, b.label, min(b.count, b.quota), b.quota) for b in self.bins]
-
-
-class PoseGate:
-    """A FaceProcessor stand-in for EnrollmentSession: frames whose pose is already covered are not usable."""
-
-    def __init__(self, processor: FaceProcessor, coverage: PoseCoverage) -> None:
-        self.inner = processor
-        self.backbone = processor.backbone
-        self.coverage = coverage
-
-    def analyze(self, frame: np.ndarray) -> FrameResult:
-        r = self.inner.analyze(frame)
-        if r.usable and r.quality is not None and self.coverage.classify(r.quality.yaw).full:
-            q = dataclasses.replace(r.quality, ok=False, reasons=["pose already captured"],
-                                    guidance=self.coverage.next_prompt())  # fmt: skip
-            return FrameResult(r.face, q, None, r.n_faces)
-        return r
-
-    def embed_one(self, chip: np.ndarray) -> np.ndarray:
-        return self.inner.embed_one(chip)
