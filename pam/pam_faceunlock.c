@@ -479,11 +479,11 @@ static int ask_daemon(pam_handle_t *pamh, const struct options *o, const char *u
         } else if (strcmp(line, "UNAVAIL") == 0) {
             result = PAM_AUTHINFO_UNAVAIL;
         } else {
-            result = PAM_AUTHINFO_UNAVAIL;
-            why = "garbled answer";
-            text = line;
-            pam_syslog(pamh, LOG_ERR, "unexpected answer from %s: %.64s", o->socket_path, line);
-            break;
+            /* docs/protocol.md: progress words a client does not know are ignored (newer daemons may add some);
+             * only the five final words end the exchange, so this can never turn into a success. */
+            if (o->debug)
+                pam_syslog(pamh, LOG_DEBUG, "ignoring progress word %.32s from %s", line, o->socket_path);
+            continue;
         }
         why = text;
         break;

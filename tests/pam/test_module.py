@@ -69,13 +69,14 @@ def test_daemon_hung_fails_at_the_timeout(pam_service, sockdir, timeout):
     (b"DENIED uid 1000 may only ask about its own account\n", AUTH_ERR),
     (b"IGNORE not enrolled\n", IGNORED),
     (b"UNAVAIL busy: the camera is in use\n", AUTHINFO_UNAVAIL),
-    (b"MAYBE\n", AUTHINFO_UNAVAIL),                      # unknown word
+    (b"MAYBE\n", AUTHINFO_UNAVAIL),                      # unknown word, then EOF: no final line
+    (b"DECISION {}\nPASSWORD p\nOK face recognised\n", SUCCESS),  # unknown progress words are skipped
     (b"OK", AUTHINFO_UNAVAIL),                           # no newline, then EOF: not an answer
     (b"", AUTHINFO_UNAVAIL),                             # closed without answering
     (b"INFO " + b"x" * 1100 + b"\nOK\n", AUTHINFO_UNAVAIL),  # a line over 1024 bytes
     (b"OK\x00 sneaky\n", AUTHINFO_UNAVAIL),              # NUL inside a line
     (b"ok lowercase\n", AUTHINFO_UNAVAIL),
-], ids=["ok", "fail", "denied", "ignore", "unavail", "unknown", "no-newline", "eof", "too-long", "nul", "case"])  # fmt: skip
+], ids=["ok", "fail", "denied", "ignore", "unavail", "unknown", "progress-words", "no-newline", "eof", "too-long", "nul", "case"])  # fmt: skip
 def test_each_answer_maps_to_its_pam_code(pam_service, sockdir, answer, expected):
     sock = sockdir / "d.sock"
     server = serve_once_in_background(sock, answer)
