@@ -287,9 +287,12 @@ class LockScreen(QObject):
     def start_face(self) -> None:
         if not self.locked:
             return
-        t = FaceUnlockThread(self.source, self.engine_provider, self.user, self.lockout, window=self.decision_window,
-                             required=self.required, rearm_s=self.rearm_s, realtime=self.realtime,
-                             skip=self.skip, parent=self)  # fmt: skip
+        from faceunlock.gui.daemon_lock import daemon_face_thread
+
+        # the system daemon decides when it holds this face (warm model, its camera and lockout); else in-process
+        t = daemon_face_thread(self.user, self.source, self.rearm_s, parent=self) or FaceUnlockThread(
+            self.source, self.engine_provider, self.user, self.lockout, window=self.decision_window,
+            required=self.required, rearm_s=self.rearm_s, realtime=self.realtime, skip=self.skip, parent=self)
         t.status.connect(self._face_status)
         t.failed.connect(self._face_failed)
         t.source_ended.connect(self._face_source_ended)

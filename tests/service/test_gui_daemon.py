@@ -64,3 +64,38 @@ def test_store_line_says_which_store_decides(daemon):
     d, _ = daemon
     assert "system store of faceunlockd" in store_in_use(d.socket)
     assert "your own encrypted store" in store_in_use(d.base / "absent.sock")
+
+
+def test_lock_screen_unlocks_through_the_daemon_without_loading_a_model(qtbot, daemon, tmp_path, monkeypatch):
+    from faceunlock.gui.daemon_lock import DaemonFaceThread
+    from faceunlock.gui.lockscreen import LockScreen
+
+    d, user = daemon
+    monkeypatch.setenv("FACEUNLOCK_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("FACEUNLOCK_SOCKET", str(d.socket))
+
+    def no_model():
+        raise AssertionError("the lock screen loaded a model although the daemon holds the face")
+
+    lock = LockScreen(user, "0", no_model, password_checker=lambda pw: False, rearm_s=0.0, grab=False)
+    lock.lock()
+    qtbot.waitUntil(lambda: lock.face_thread is not None, timeout=5000)
+    assert isinstance(lock.face_thread, DaemonFaceThread)
+    with qtbot.waitSignal(lock.unlocked, timeout=60000) as got:
+        pass
+    assert got.args == ["face"] and lock.unlocked_by == "face"
+    lock.shutdown(wait_ms=5000)
+    for w in lock.windows:
+        w.deleteLater()
+
+
+def test_a_recorded_source_or_an_unenrolled_user_keeps_the_local_face_thread(daemon, monkeypatch):
+    from faceunlock.gui.daemon_lock import daemon_face_thread
+
+    d, user = daemon
+    monkeypatch.setenv("FACEUNLOCK_SOCKET", str(d.socket))
+    assert daemon_face_thread(user, "0", 0.0) is not None
+    assert daemon_face_thread(user, str(REAL_MOV), 0.0) is None  # tests and demos stay in-process
+    assert daemon_face_thread("root", "0", 0.0) is None  # no face in the daemon: the user's own store
+    monkeypatch.setenv("FACEUNLOCK_SOCKET", str(d.base / "absent.sock"))
+    assert daemon_face_thread(user, "0", 0.0) is None
