@@ -511,7 +511,10 @@ def daemon_answers(path: str) -> tuple[bool, str]:
 
 
 def status(opts: Options) -> dict:
-    man = Manifest.load(opts.root)
+    try:
+        installed = Manifest.load(opts.root) is not None
+    except PermissionError:  # the manifest folder is root's: a user sees what PAM sees
+        installed = opts.path(PROFILE_PATH).exists()
     try:
         mod = pam_module_dir(opts.root) / MODULE_NAME
     except InstallError:
@@ -524,7 +527,7 @@ def status(opts: Options) -> dict:
         on = allowed is None or name in allowed
         services[name] = f"face {'on' if on else 'off'} ({how}" + ("" if on else "; not in services=") + ")"
     return {
-        "installed": man is not None,
+        "installed": installed,
         "module": str(mod) if mod and mod.exists() else None,
         "profile": str(opts.path(PROFILE_PATH)) if opts.path(PROFILE_PATH).exists() else None,
         "systemd_unit": str(opts.path(UNIT_PATH)) if opts.path(UNIT_PATH).exists() else None,
