@@ -35,6 +35,7 @@ REQUEST_TIMEOUT_S = 10.0  # to send the request line
 PASSWORD_TIMEOUT_S = 120.0  # to answer PASSWORD (a person typing)
 SEND_TIMEOUT_S = 30.0  # a client that stops reading is treated as gone
 MAX_CONNECTIONS = 8
+MAX_PER_USER = 2  # connections one non-root uid may hold at once: nobody can starve the others' AUTH
 ENROLL_MAX_FRAMES = 300
 
 
@@ -138,6 +139,8 @@ class Daemon:
         self.policy = AuthPolicy(max_frames=max_frames, timeout_s=timeout_s)  # the core's rule; camera limits only
         self.camera = threading.Lock()
         self.slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self.per_uid: dict[int, int] = {}
+        self.per_uid_lock = threading.Lock()
         self.counters = Counters()
         self.engine = None
         self.store: SystemStore | None = None
@@ -217,8 +220,17 @@ class Daemon:
     def _serve_one(self, conn: socket.socket) -> None:
         client = None
         verb, user, result = "?", "-", "?"
+        counted = False
         try:
             client = Client(conn)
+            with self.per_uid_lock:
+                held = self.per_uid.get(client.uid, 0)
+                if client.uid != 0 and held >= MAX_PER_USER:
+                    result = "UNAVAIL"
+                    client.send("UNAVAIL", "busy: too many connections from this user")
+                    return
+                self.per_uid[client.uid] = held + 1
+                counted = True
             line = client.read_line(REQUEST_TIMEOUT_S)
             try:
                 req = Request.parse(line)
@@ -227,6 +239,8 @@ class Daemon:
                 client.send("UNAVAIL", f"bad request: {e}")
                 return
             verb, user = req.verb, (req.args[0] if req.args else "-")
+            verb = verb if verb.isalpha() and len(verb) <= 16 else "?"  # the log gets no caller-made bytes
+            user = user if user.replace("-", "").replace("_", "").replace(".", "").isalnum() else "?"
             result = self.dispatch(client, req)
         except Hangup:
             result = "hung up"
@@ -248,6 +262,9 @@ class Daemon:
         finally:
             conn.close()
             self.slots.release()
+            if counted:
+                with self.per_uid_lock:
+                    self.per_uid[client.uid] -= 1
             self.counters.by_result[result] = self.counters.by_result.get(result, 0) + 1
             uid = client.uid if client else "?"
             log(f"uid {uid} {verb} {user}: {result}")
@@ -299,7 +316,10 @@ class Daemon:
             return 0, default_limit
         if client.uid != 0 or not self.recorded:
             raise PermissionError("frame ranges are only for root on a recorded source")
-        return int(skip or 0), (int(limit) if limit is not None else default_limit)
+        first, count = int(skip or 0), (int(limit) if limit is not None else default_limit)
+        if first < 0 or (count is not None and count < 1):
+            raise ValueError("skip must be ≥ 0 and limit ≥ 1")
+        return first, count
 
     def _frames(self, client: Client, skip: int, limit: int | None) -> Iterator[np.ndarray]:
         """The daemon's own source, opened now and released when the generator closes; stops on hang-up."""

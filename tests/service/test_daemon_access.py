@@ -198,3 +198,19 @@ def test_templates_only_open_for_their_own_account(daemon, owner):
             assert [u for u in listed if u["user"] == name][0].get("error")
         finally:
             dst.unlink()
+
+
+HOG = r"""
+import socket, sys
+held = []
+for _ in range(2):  # two idle connections: the most one user may hold
+    s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); held.append(s)
+s = socket.socket(socket.AF_UNIX); s.settimeout(10); s.connect(sys.argv[1]); s.sendall(b"STATUS 1\n")
+print(s.makefile().readline(), end="")
+"""
+
+
+def test_one_user_cannot_hold_every_connection(daemon, owner):
+    r = as_uid(NOBODY, "/usr/bin/python3", "-c", HOG, str(daemon.socket))
+    assert r.stdout.strip() == "UNAVAIL busy: too many connections from this user", r.stdout + r.stderr
+    assert request(daemon.socket, f"AUTH 1 {owner[0]} skip=100")[-1].startswith("OK")  # root still served
