@@ -68,12 +68,6 @@ def test_photo_with_several_faces_yields_the_centred_labelled_person(processor, 
     assert d[0] < d[1:].min(), f"chosen {d[0]:.3f} vs bystanders {d[1:]}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: choose_primary (faceunlock/detect.py) prefers a 199-px face box that is ~80 % outside this "
-    "250×250 photo (bottom-left corner) to the centred labelled face, and no quality gate rejects a face "
-    "mostly out of frame: the pipeline returns a 'usable' chip that is mostly replicated border",
-)
 def test_large_face_mostly_outside_the_frame_does_not_beat_the_centred_face(processor):
     image = lfw("Akmal_Taher", 1)
     r = processor.analyze(image)
