@@ -16,6 +16,7 @@ import pytest
 from faceunlock.daemon_client import DaemonClient
 from tests.pam.pamhelp import (
     AUTH_ERR,
+    AUTHINFO_UNAVAIL,
     IGNORED,
     LOOKING,
     SUCCESS,
@@ -161,6 +162,37 @@ def test_phone_replay_of_the_owner_is_refused(daemons, owner, pam_service):
     assert not r.ok and AUTH_ERR in r.out, r.out
     assert r.seconds < TIMEOUT, "it must be refused, not time out"
     assert f"AUTH {owner.name}: FAIL" in _log_since(d, mark, wait_for=f"AUTH {owner.name}: ")
+
+
+def test_a_busy_camera_sends_the_next_caller_to_the_password_at_once(daemons, owner, pam_service):
+    """While one attempt holds the camera, a second PAM caller gets UNAVAIL busy at once (Howdy hung or waited out
+    its timeout there), i.e. the password prompt, not a wait."""
+    import socket
+
+    d = daemons.on(need("lfw-dev", "Tony_Blair"))
+    probe = face_service(pam_service, d, probe=True)
+    mark = _log_size(d)
+    with socket.socket(socket.AF_UNIX) as first:
+        first.connect(str(d.socket_path))
+        first.sendall(f"AUTH 1 {owner.name}\n".encode())
+        first.settimeout(60)
+        got = b""
+        while b"Looking for your face" not in got:
+            chunk = first.recv(1024)
+            assert chunk, f"the first attempt ended before it took the camera: {got!r}"
+            got += chunk
+        r = pamtester(probe.name, owner.name)
+        first.settimeout(0.0)
+        try:
+            got += first.recv(4096)
+        except BlockingIOError:
+            pass
+        finals = [w for w in (b"\nOK ", b"\nFAIL ", b"\nUNAVAIL ") if w in b"\n" + got]
+        assert not finals, f"the first attempt had already ended ({got!r}): the camera was not busy"
+    assert AUTHINFO_UNAVAIL in r.out and r.seconds < 2.0, (r.out, r.seconds)
+    log = _log_since(d, mark, wait_for="hung up")
+    # the second caller's UNAVAIL came while the first attempt still ran (it ended only when we hung up)
+    assert log.index(f"AUTH {owner.name}: UNAVAIL") < log.index(f"AUTH {owner.name}: hung up"), log
 
 
 def test_a_stranger_in_front_of_the_camera_is_refused(daemons, owner, pam_service):
