@@ -139,6 +139,44 @@ def test_system_status_says_the_daemon_answers(daemons, owner, tmp_path):
     assert st["installed"] is False and st["pam_services"] == {}
 
 
+def test_the_installed_common_auth_lets_the_owner_in_and_falls_through_to_pam_unix(daemons, owner, pam_service,
+                                                                                    tmp_path):
+    """What `system install` writes, run for real: its common-auth (pam-auth-update's jumps, pam_deny, pam_unix)
+    as a PAM service pointing at the daemon. Listed in services= → the face lets the owner in; switched off → the
+    face is not tried and pam_unix asks for a password (none given here: failure)."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    if not os.access("/usr/sbin/pam-auth-update", os.X_OK):
+        pytest.skip("needs Debian's pam-auth-update")
+    d = daemons.on(need("liveness", "webcam-replay", "real.mov"))
+    root = tmp_path / "root"
+    for rel in ("etc/pam.d", "usr/share/pam-configs", "var/lib/pam"):
+        if Path("/" + rel).is_dir():
+            shutil.copytree("/" + rel, root / rel, symlinks=True)
+    svc = pam_service(["# filled below"])
+
+    def install(*switches: str) -> None:
+        r = subprocess.run([sys.executable, "-m", "faceunlock", "system", "install", "--root", str(root), "--systemd",
+                            "no", "--socket", str(d.socket_path), "--timeout", str(TIMEOUT), *switches],
+                           capture_output=True, text=True, timeout=300)  # fmt: skip
+        assert r.returncode == 0, r.stdout + r.stderr
+        module = next(root.glob("**/security/pam_faceunlock.so"))
+        common = (root / "etc/pam.d/common-auth").read_text()
+        assert "pam_faceunlock.so" in common
+        svc.path.write_text(re.sub(r"(?<=\s)pam_faceunlock\.so(?=\s)", str(module), common))
+        assert str(module) in svc.path.read_text()
+
+    install("--enable", svc.name)
+    r = pamtester(svc.name, owner.name)
+    assert r.ok and LOOKING in r.out, r.out
+    install("--disable", svc.name)
+    r = pamtester(svc.name, owner.name)
+    assert not r.ok and LOOKING not in r.out and "Password:" in r.out, r.out  # straight to pam_unix
+
+
 def replay_frames(dst: Path) -> Path:
     """fake.mp4 from frame 30 on, decoded and saved losslessly: before frame 27 the presenter's own live face is
     the one in view (a live owner, rightly accepted); PAM cannot ask for a frame range, so the camera is made to
