@@ -104,6 +104,9 @@ def test_install_then_uninstall_leaves_the_root_byte_for_byte(fake_root):
     assert st["pam_services"]["gdm-password"].startswith("face off")
     assert st["daemon"]["answers"] is False or "listening" in st["daemon"]["detail"]
 
+    installed_tree = tree(fake_root)
+    r = cli("uninstall", "--root", str(fake_root), "--dry-run")
+    assert tree(fake_root) == installed_tree and "would run   pam-auth-update --package --remove faceunlock" in r.stdout
     cli("uninstall", "--root", str(fake_root))
     after = tree(fake_root)
     assert after == before, {k: (before.get(k), after.get(k)) for k in set(before) | set(after)
