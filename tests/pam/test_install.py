@@ -167,3 +167,20 @@ def test_a_pam_file_edited_after_install_keeps_the_edit_and_the_module(fake_root
     if "pam_faceunlock.so" in text:
         assert list(fake_root.glob("**/security/pam_faceunlock.so")), "module removed while PAM still names it"
         assert "remove the pam_faceunlock.so line there" in r.stdout
+
+
+def test_without_pam_auth_update_it_prints_the_lines_and_touches_no_pam_file(fake_root):
+    """Fedora, Arch …: no pam-configs folder → the exact line for each service is printed, PAM is left alone."""
+    need_root_and_tools()
+    shutil.rmtree(fake_root / "usr/share/pam-configs")
+    shutil.rmtree(fake_root / "var/lib/pam", ignore_errors=True)
+    before = tree(fake_root)
+    pam_before = {k: v for k, v in before.items() if k.startswith("etc/pam.d/") and k != "etc/pam.d/faceunlock"}
+    r = cli("install", "--root", str(fake_root), "--systemd", "no")
+    assert "auth  sufficient  pam_faceunlock.so socket=/run/faceunlock/faceunlockd.sock timeout=3 services=sudo," in r.stdout
+    assert "sudo" in r.stdout and "polkit-1" in r.stdout
+    now = tree(fake_root)
+    assert {k: v for k, v in now.items() if k.startswith("etc/pam.d/") and k != "etc/pam.d/faceunlock"} == pam_before
+    assert not (fake_root / "usr/share/pam-configs").exists()
+    cli("uninstall", "--root", str(fake_root))
+    assert tree(fake_root) == before
