@@ -340,3 +340,36 @@ def test_plot_roc_writes_png(tmp_path):
     out = tmp_path / "plots" / "roc.png"
     cal.plot_roc({"synthetic": (far, tar)}, out, marks={"1e-3": 1e-3})
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# -- several populations ---------------------------------------------------------------------------------------
+def _population(name: str, impostor_mean: float, seed: int) -> cal.Population:
+    rng = np.random.default_rng(seed)
+    return cal.Population(name, np.sort(rng.normal(0.35, 0.08, 2000)), np.sort(rng.normal(impostor_mean, 0.1, 60000)))
+
+
+def test_the_worst_population_sets_the_threshold():
+    """A population whose impostors sit closer (CFP against LFW, say) needs a smaller threshold: it wins, and
+    every population then keeps its FAR at or below the target; the headline figures are the worst ones."""
+    easy, hard = _population("easy", 0.95, 1), _population("hard", 0.80, 2)
+    c = cal.calibrate_populations([easy, hard], ModelRef("m", SHA_A), 1e-3)
+    own = {r["population"]: r["own_threshold"] for r in c.notes["populations"]}
+    assert c.threshold == min(own.values()) == own["hard"] < own["easy"]
+    for r in c.notes["populations"]:
+        assert r["far"] <= 1e-3 and r["far_upper_95"] >= r["far"]
+    rows = {r["population"]: r for r in c.notes["populations"]}
+    assert rows["hard"]["far"] > rows["easy"]["far"]  # the easy population is now far below its target
+    assert c.far_upper_95 == rows["hard"]["far_upper_95"] and c.tar == min(r["tar"] for r in rows.values())
+    assert c.n_impostor == 120000 and "worst population" in c.dataset
+    # pooled, the hard population would be promised a FAR it does not get
+    pooled = cal.threshold_for_far(np.sort(np.concatenate([easy.impostor, hard.impostor])), 1e-3)
+    assert pooled > c.threshold and cal.rates_at(pooled, hard.genuine, hard.impostor)[1] > 1e-3
+
+
+def test_one_population_is_the_plain_calibration():
+    p = _population("lfw-dev", 0.9, 3)
+    one = cal.calibrate_populations([p], ModelRef("m", SHA_A), 1e-3, notes={"images": 5})
+    plain = cal.calibrate_distances(p.genuine, p.impostor, ModelRef("m", SHA_A), 1e-3, "lfw-dev")
+    assert (one.threshold, one.far, one.far_upper_95, one.tar, one.dataset) == (
+        plain.threshold, plain.far, plain.far_upper_95, plain.tar, plain.dataset)  # fmt: skip
+    assert one.notes["images"] == 5 and one.notes["populations"][0]["own_threshold"] == plain.threshold

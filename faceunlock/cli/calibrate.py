@@ -9,21 +9,22 @@ from faceunlock.cli.common import add_json, add_weights, emit_json
 
 def add_parser(sub) -> None:
     p = sub.add_parser("calibrate", help="set the decision threshold for the active model from labelled faces",
-                       description="Embed every face of DATASET_DIR (one folder per person), score all genuine and "
-                                   "all impostor pairs, and write a calibration bound to the model's sha256: "
-                                   "the threshold whose false accept rate is at most --target-far.")  # fmt: skip
-    p.add_argument("dataset", type=Path, metavar="DATASET_DIR")
+                       description="Embed every face of each DATASET_DIR (one folder per person), score all genuine "
+                                   "and all impostor pairs, and write a calibration bound to the model's sha256: "
+                                   "the threshold whose false accept rate is at most --target-far on EVERY "
+                                   "dataset (each is a population; the worst one sets the threshold).")  # fmt: skip
+    p.add_argument("datasets", type=Path, nargs="+", metavar="DATASET_DIR")
     add_weights(p)
     p.add_argument("--target-far", type=float, default=1e-4, metavar="F", help="false accept rate (default 1e-4)")
     p.add_argument("--out", type=Path, help="where to write the calibration (default: the user's models dir)")
-    p.add_argument("--plot", type=Path, metavar="PNG", help="save the ROC curve here")
+    p.add_argument("--plot", type=Path, metavar="PNG", help="save the ROC curves (one per dataset) here")
     p.add_argument("--max-per-identity", type=int, default=None, metavar="N", help="use at most N images per person")
     add_json(p)
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    from faceunlock.calibrate import calibrate_distances, user_calibration_path
+    from faceunlock.calibrate import Population, calibrate_populations, user_calibration_path
     from faceunlock.cli.dataset_embed import embed_dataset, report_problems
     from faceunlock.errors import InvalidInput
     from faceunlock.weights import resolve_backbone
@@ -35,28 +36,37 @@ def run(args) -> int:
 
         require_plots(args.plot)
     backbone = resolve_backbone(args.weights, device=args.device)
-    data = embed_dataset(args.dataset, backbone, max_per_identity=args.max_per_identity)
-    cal = calibrate_distances(data.genuine, data.impostor, backbone, args.target_far, str(args.dataset),
-                              notes={"images": len(data.labels), "identities": len(set(data.labels)),
-                                     "skipped_files": len(data.problems), "tar_at_far": data.table})  # fmt: skip
+    sets = {str(d): embed_dataset(d, backbone, max_per_identity=args.max_per_identity) for d in args.datasets}
+    pops = [Population(name, data.genuine, data.impostor) for name, data in sets.items()]
+    per_set = {name: {"images": len(data.labels), "identities": len(set(data.labels)),
+                      "skipped_files": len(data.problems), "tar_at_far": data.table} for name, data in sets.items()}  # fmt: skip
+    notes = next(iter(per_set.values())) if len(sets) == 1 else {"datasets": per_set}
+    cal = calibrate_populations(pops, backbone, args.target_far, notes)
     out = args.out or user_calibration_path(backbone)
     cal.save(out)
+    problems = [pr for data in sets.values() for pr in data.problems]
     if args.plot:
         from faceunlock.calibrate import plot_roc, roc_points
 
-        plot_roc({backbone.name: roc_points(data.genuine, data.impostor)}, args.plot,
-                 title=f"ROC on {args.dataset.name}", marks={f"target {args.target_far:g}": args.target_far})  # fmt: skip
+        plot_roc({f"{backbone.name} on {Path(p.name).name}": roc_points(p.genuine, p.impostor) for p in pops},
+                 args.plot, title="ROC per population", marks={f"target {args.target_far:g}": args.target_far})  # fmt: skip
     if args.json:
-        emit_json({"calibration": str(out), **cal.__dict__, "problems": [str(m) for _, m in data.problems]})
+        emit_json({"calibration": str(out), **cal.__dict__, "problems": [str(m) for _, m in problems]})
         return 0
-    report_problems(data.problems)
+    report_problems(problems)
     print(f"model     {backbone.describe()}")
-    print(f"dataset   {args.dataset}: {len(data.labels)} faces, {len(set(data.labels))} people; "
-          f"{len(data.genuine):,} genuine and {len(data.impostor):,} impostor pairs")  # fmt: skip
-    print(f"AUC {cal.auc:.5f}  EER {cal.eer:.4f}")
-    for r in data.table:
-        flag = "" if r["resolvable"] else "  (too few impostors: an upper bound only)"
-        print(f"FAR ≤ {r['target_far']:g}: threshold {r['threshold']:.4f}  TAR {r['tar']:.4f} (≥ {r['tar_lower_95']:.4f})"
-              f"  FAR {r['far']:.2e} (≤ {r['far_upper_95']:.2e} at 95 %){flag}")  # fmt: skip
-    print(f"threshold {cal.threshold:.5f} for target FAR {args.target_far:g} → {out}")
+    for name, data in sets.items():
+        print(f"dataset   {name}: {len(data.labels)} faces, {len(set(data.labels))} people; "
+              f"{len(data.genuine):,} genuine and {len(data.impostor):,} impostor pairs")  # fmt: skip
+        for r in data.table:
+            flag = "" if r["resolvable"] else "  (too few impostors: an upper bound only)"
+            print(f"  own FAR ≤ {r['target_far']:g}: threshold {r['threshold']:.4f}  TAR {r['tar']:.4f} "
+                  f"(≥ {r['tar_lower_95']:.4f})  FAR {r['far']:.2e} (≤ {r['far_upper_95']:.2e} at 95 %){flag}")  # fmt: skip
+    print(f"AUC {cal.auc:.5f}  EER {cal.eer:.4f} (all populations pooled)")
+    print(f"threshold {cal.threshold:.5f} for target FAR {args.target_far:g}, per population:")
+    for r in cal.notes["populations"]:
+        print(f"  {r['population']}: FAR {r['far']:.2e} (≤ {r['far_upper_95']:.2e} at 95 %, {r['false_accepts']} of "
+              f"{r['n_impostor']:,})  TAR {r['tar']:.4f} (≥ {r['tar_lower_95']:.4f})  its own threshold "
+              f"{r['own_threshold']:.4f}")  # fmt: skip
+    print(f"→ {out}")
     return 0

@@ -82,3 +82,17 @@ def test_greyscale_datasets_same_and_different(home, tmp_path, dataset):
           f"EER {c['eer']:.4f}, TAR {c['tar']:.4f} at FAR {c['far']:.1e}, skipped {c['notes']['skipped_files']}")  # fmt: skip
     assert c["notes"]["identities"] == {"orl": 40, "yale": 15}[dataset]
     assert c["auc"] >= 0.97
+
+
+def test_calibrate_on_two_populations_keeps_the_target_on_each(home, tmp_path):
+    r = faceunlock("calibrate", need("orl"), need("yale"), "--weights", "dlib-resnet34", "--target-far", "1e-3",
+                   "--out", tmp_path / "cal.json", "--json", home=home)  # fmt: skip
+    assert r.rc == 0, r.err
+    c = r.json()
+    rows = {r["population"].rsplit("/", 1)[-1]: r for r in c["notes"]["populations"]}
+    assert set(rows) == {"orl", "yale"}
+    assert c["threshold"] == min(r["own_threshold"] for r in rows.values())
+    assert all(r["far"] <= 1e-3 for r in rows.values())
+    assert set(c["notes"]["datasets"]) == {str(need("orl")), str(need("yale"))}
+    print("\n" + "; ".join(f"{k}: own {v['own_threshold']:.4f}, FAR {v['far']:.1e}, TAR {v['tar']:.3f}"
+                            for k, v in rows.items()) + f" → threshold {c['threshold']:.4f}")  # fmt: skip
