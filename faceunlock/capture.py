@@ -2,7 +2,8 @@
 
 A machine without a webcam (CI, a test, a demo) uses a video or a folder exactly where a camera would be.
 Frames are RGB uint8. A source that cannot be opened raises CameraError naming it; one that stops delivering
-frames simply ends (the caller decides; the lock screen stays locked).
+frames simply ends (the caller decides; the lock screen stays locked). A FIFO, socket or device given as a file
+(or sitting in an image folder) is refused up front, naming it: opening one would block forever (issue 9.10).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import cv2
 import numpy as np
 
 from faceunlock.errors import CameraError, ImageReadError
-from faceunlock.images import IMAGE_SUFFIXES, is_image_file, load_image
+from faceunlock.files import NotRegularFile, check_regular
+from faceunlock.images import IMAGE_SUFFIXES, has_image_suffix, load_image
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"}
 
@@ -138,6 +140,31 @@ class SlicedSource(FrameSource):
         self.inner.close()
 
 
+def _require_regular(path: Path) -> None:
+    try:
+        check_regular(path)
+    except NotRegularFile as e:
+        raise CameraError(str(e)) from None
+    except FileNotFoundError:
+        raise CameraError(f"{path}: no such file") from None
+    except OSError as e:
+        raise CameraError(f"{path}: cannot read ({e.strerror or e})") from None
+
+
+def folder_images(path: Path) -> list[Path]:
+    """Image files of a folder, sorted; CameraError naming the first image-named entry that is not a regular
+    file (a FIFO would hang the reader) or when there are none."""
+    try:
+        entries = sorted(p for p in path.iterdir() if has_image_suffix(p) and not p.is_dir())
+    except OSError as e:
+        raise CameraError(f"{path}: cannot list folder ({e.strerror or e})") from None
+    for p in entries:
+        _require_regular(p)
+    if not entries:
+        raise CameraError(f"{path}: folder holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+    return entries
+
+
 def open_source(spec: str | int | list, skip: int = 0, limit: int | None = None, step: int = 1,
                 realtime: bool = False) -> FrameSource:  # fmt: skip
     """"0" → webcam 0; a video file; an image file; a folder of images; or a list of image files."""
@@ -146,26 +173,24 @@ def open_source(spec: str | int | list, skip: int = 0, limit: int | None = None,
     if isinstance(spec, list | tuple):
         files = [Path(s) for s in spec]
         for f in files:
-            if not f.exists():
-                raise CameraError(f"{f}: no such file")
+            _require_regular(f)
         src: FrameSource = ImageSource(files)
     elif isinstance(spec, int) or (isinstance(spec, str) and spec.isdigit()):
         src = VideoCaptureSource(int(spec))
     else:
         path = Path(spec).expanduser()
         if path.is_dir():
-            files = sorted(p for p in path.iterdir() if is_image_file(p))
-            if not files:
-                raise CameraError(f"{path}: folder holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
-            src = ImageSource(files)
+            src = ImageSource(folder_images(path))
         elif not path.exists():
             raise CameraError(f"{path}: no such file or folder")
-        elif path.suffix.lower() in VIDEO_SUFFIXES:
-            src = VideoCaptureSource(str(path), realtime=realtime)
-        elif path.suffix.lower() in IMAGE_SUFFIXES:
-            src = ImageSource([path])
         else:
-            raise CameraError(f"{path}: not a video or image file this app reads")
+            _require_regular(path)
+            if path.suffix.lower() in VIDEO_SUFFIXES:
+                src = VideoCaptureSource(str(path), realtime=realtime)
+            elif path.suffix.lower() in IMAGE_SUFFIXES:
+                src = ImageSource([path])
+            else:
+                raise CameraError(f"{path}: not a video or image file this app reads")
     if skip or limit is not None or step != 1:
         src = SlicedSource(src, skip, limit, step)
     return src

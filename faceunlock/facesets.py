@@ -2,7 +2,8 @@
 
 Detections (not chips) are cached in a small SQLite file keyed by path, size and mtime: the chip depends on the
 backbone but the detection does not, so `align`, `calibrate`, `evaluate` and `fine-tune` all share one cache and a
-second run never detects again. Files that fail to decode or hold no face are reported, never fatal.
+second run never detects again. Files that fail to decode or hold no face are reported, never fatal — including
+a FIFO or device named like an image, which load_image refuses without opening it for a blocking read.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import numpy as np
 from faceunlock import paths
 from faceunlock.detect import Face, FaceDetector
 from faceunlock.errors import DatasetError, ImageReadError
-from faceunlock.images import is_image_file, load_image
+from faceunlock.images import has_image_suffix, load_image
 
 CACHE_VERSION = "mtcnn-480-padretry-v2"
 
@@ -35,7 +36,8 @@ def scan_identities(root: Path) -> dict[str, list[Path]]:
     out: dict[str, list[Path]] = {}
     for d in subdirs:
         try:
-            files = sorted(p for p in d.iterdir() if is_image_file(p))
+            # not is_file(): a FIFO named x.jpg is listed, so that load_image reports it instead of skipping it
+            files = sorted(p for p in d.iterdir() if has_image_suffix(p) and not p.is_dir())
         except OSError as e:
             raise DatasetError(f"{d}: cannot list folder ({e})") from e
         if files:

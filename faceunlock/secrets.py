@@ -18,15 +18,17 @@ import keyring.errors
 from keyring.backend import KeyringBackend
 from keyring.backends import chainer, fail, null
 
-from faceunlock.errors import KeyringError
+from faceunlock.errors import InvalidInput, KeyringError, KeyringLocked, KeyringUnavailable
 
 SERVICE = "faceunlock"
 STORE_KEY_USER = "store-key"
 PASSWORD_USER = "fallback-password"
 KEY_BYTES = 32  # AES-256
 
-# scrypt cost: n=2**14, r=8 → 16 MiB and ~50 ms per guess; recorded in each hash so it can be raised later.
-SCRYPT_N = 2**14
+# scrypt cost: n=2**17, r=8, p=1 (OWASP's current minimum for scrypt) → 128 MiB and a few hundred ms per guess
+# on one core. The parameters are recorded in each hash, and an older, weaker hash (faceunlock before this used
+# n=2**14) is re-hashed with these on the next correct password (check_password).
+SCRYPT_N = 2**17
 SCRYPT_R = 8
 SCRYPT_P = 1
 SALT_BYTES = 16
@@ -72,7 +74,7 @@ def _backend() -> KeyringBackend:
         if secure:
             return secure[0]
     if _insecure(backend):
-        raise KeyringError(f"{_NO_KEYRING} (keyring backend in use: {backend!r})")
+        raise KeyringUnavailable(f"{_NO_KEYRING} (keyring backend in use: {backend!r})")
     return backend
 
 
@@ -83,11 +85,11 @@ def _call(fn, *args):
     except KeyringError:
         raise
     except keyring.errors.KeyringLocked as e:
-        raise KeyringError(_LOCKED) from e
+        raise KeyringLocked(_LOCKED) from e
     except keyring.errors.NoKeyringError as e:
-        raise KeyringError(_NO_KEYRING) from e
+        raise KeyringUnavailable(_NO_KEYRING) from e
     except Exception as e:  # D-Bus gone, InitError, PasswordSetError...: fail closed, never fall back
-        raise KeyringError(f"The OS keyring failed ({type(e).__name__}: {e}). {_NO_KEYRING}") from e
+        raise KeyringUnavailable(f"The OS keyring failed ({type(e).__name__}: {e}). {_NO_KEYRING}") from e
 
 
 def _get(username: str) -> str | None:
@@ -142,10 +144,14 @@ def get_or_create_store_key(create: bool = True) -> bytes:
     return _decode_key(stored)
 
 
+def scrypt_maxmem(n: int, r: int, p: int) -> int:
+    """Memory OpenSSL must be allowed for these parameters: 128·r·(n+p+2) bytes plus slack. Its default cap is
+    32 MiB, so without this n=2**17, r=8 (128 MiB) fails with 'memory limit exceeded'."""
+    return 128 * r * (n + p + 2) + (1 << 20)
+
+
 def _hash(pw: str, salt: bytes, n: int, r: int, p: int) -> bytes:
-    return hashlib.scrypt(
-        pw.encode("utf-8"), salt=salt, n=n, r=r, p=p, dklen=DKLEN, maxmem=128 * r * (n + p + 2) + (1 << 20)
-    )
+    return hashlib.scrypt(pw.encode("utf-8"), salt=salt, n=n, r=r, p=p, dklen=DKLEN, maxmem=scrypt_maxmem(n, r, p))
 
 
 def _encode_hash(pw: str) -> str:
@@ -180,7 +186,7 @@ def _parse_hash(record: str) -> tuple[int, int, int, bytes, bytes]:
 def set_password(pw: str) -> None:
     """Store a salted scrypt hash of the fallback password (never the password) in the keyring."""
     if not isinstance(pw, str) or not pw:
-        raise ValueError("the fallback password must not be empty")
+        raise InvalidInput("the fallback password must not be empty")
     _set(PASSWORD_USER, _encode_hash(pw))
 
 
@@ -192,7 +198,9 @@ def has_password() -> bool:
 def check_password(pw: str) -> bool:
     """True if `pw` matches the stored hash (constant-time compare); False if wrong, empty or none is set.
 
-    A hash made with weaker parameters than today's is transparently re-hashed after a successful check.
+    A hash made with weaker parameters than today's (e.g. n=2**14 from before) is re-hashed with today's after a
+    successful check, so stored hashes follow the current cost without anyone setting the password again. A
+    failed re-hash write (keyring gone mid-way) does not turn a correct password into a refusal.
     """
     if not isinstance(pw, str) or not pw:
         return False
@@ -201,6 +209,15 @@ def check_password(pw: str) -> bool:
         return False
     n, r, p, salt, dk = _parse_hash(record)
     ok = hmac.compare_digest(_hash(pw, salt, n, r, p), dk)
-    if ok and (n < SCRYPT_N or r < SCRYPT_R or p < SCRYPT_P):
-        _set(PASSWORD_USER, _encode_hash(pw))
+    if ok and needs_upgrade(record):
+        try:
+            _set(PASSWORD_USER, _encode_hash(pw))
+        except KeyringError:
+            pass  # the old hash still works; the upgrade is retried on the next correct password
     return ok
+
+
+def needs_upgrade(record: str) -> bool:
+    """Whether a stored hash record uses weaker scrypt parameters than today's."""
+    n, r, p, _, _ = _parse_hash(record)
+    return n < SCRYPT_N or r < SCRYPT_R or p < SCRYPT_P

@@ -20,6 +20,7 @@ from faceunlock import paths
 from faceunlock.atomic import write_atomic
 from faceunlock.embed import Backbone
 from faceunlock.errors import WeightsError
+from faceunlock.files import NotRegularFile, read_regular
 
 CHECKPOINT_FORMAT = "faceunlock-backbone/1"
 ARCHES = ("inception", "dlib-resnet34")
@@ -76,15 +77,25 @@ def auto_choice() -> Choice:
     return Choice("dlib-resnet34", "no InceptionResnetV1 weights on disk; using the bundled dlib ResNet-34")
 
 
-def _torch_load(path: Path) -> dict:
+def read_weights_bytes(path: Path) -> bytes:
+    """The whole weights file, read once: what is hashed and what is loaded must be the same bytes (issue 9.12 —
+    hashing a second read let a file swapped between the reads load under the old file's sha256)."""
+    try:
+        return read_regular(path)
+    except NotRegularFile as e:
+        raise WeightsError(str(e)) from e
+    except FileNotFoundError as e:
+        raise WeightsError(f"{path}: no such weights file") from e
+    except OSError as e:
+        raise WeightsError(f"{path}: cannot read weights file ({e.strerror or e})") from e
+
+
+def _torch_load(data: bytes, path: Path) -> dict:
+    """torch.load from bytes already in memory (never from the path again)."""
     import torch
 
     try:
-        with open(path, "rb") as f:
-            data = f.read()
         return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-    except FileNotFoundError as e:
-        raise WeightsError(f"{path}: no such weights file") from e
     except Exception as e:  # torch raises many types for a bad file
         raise WeightsError(f"{path}: not a readable PyTorch weights file ({e.__class__.__name__}: {e})") from e
 
@@ -128,12 +139,14 @@ def load_weights_file(path: Path, device: str = "cpu", allow_untrained: bool | N
         if not (path / "weights.pt").is_file():
             raise WeightsError(f"{path}: folder has no weights.pt (expected a `faceunlock fine-tune --out` folder)")
         path = path / "weights.pt"
-    if not path.is_file():
+    if not path.exists():
         raise WeightsError(f"{path}: no such weights file")
-    raw = _torch_load(path)
+    data = read_weights_bytes(path)
+    sha = hashlib.sha256(data).hexdigest()
+    raw = _torch_load(data, path)
+    del data
     if not isinstance(raw, dict):
         raise WeightsError(f"{path}: expected a state dict, found {type(raw).__name__}")
-    sha = file_sha256(path)
     meta: dict = {"source": str(path)}
     if raw.get("format") == CHECKPOINT_FORMAT:
         arch, sd = raw.get("arch"), raw.get("state_dict")

@@ -157,10 +157,17 @@ def test_corrupt_gif_header_claiming_huge_size_is_an_image_read_error(tmp_path):
 
 
 def test_decompression_bomb_is_an_image_read_error(monkeypatch):
-    p = need("orl", "s1", "1.pgm")  # 10,304 pixels: a "bomb" once the limit is 1,000
-    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
-    with pytest.raises(ImageReadError, match="1.pgm"):
+    """Our own limits replace PIL's global one: a non-JPEG over MAX_FULL_DECODE_PIXELS is refused, naming it."""
+    import faceunlock.images as images
+
+    p = need("orl", "s1", "1.pgm")  # 10,304 pixels: a "bomb" once the limits are 1,000 / 500
+    monkeypatch.setattr(images, "MAX_FULL_DECODE_PIXELS", 1000)
+    monkeypatch.setattr(images, "MAX_PIXELS", 500)
+    with pytest.raises(ImageReadError, match=r"1\.pgm.*too large"):
         load_image(p)
+    monkeypatch.setattr(images, "MAX_FULL_DECODE_PIXELS", 20_000)  # decoded in full, then resized to the cap
+    a = load_image(p)
+    assert a.shape[0] * a.shape[1] <= 500 and a.shape[0] > a.shape[1]  # 92×112 keeps its portrait shape
 
 
 # -- helpers ---------------------------------------------------------------------------------------------------

@@ -3,6 +3,10 @@
 Exit 0 when unlocked; 2 when it refuses to lock because nothing could unlock it (no fallback password, the
 keyring unavailable) or there is no display. PySide6 and torch are imported only when the command runs; the
 window is shown before the face model loads.
+
+Frames come only from a camera unless a file source is given on this command line (issue 9.7): the settings
+file is writable by any process of the user, so a video named there would unlock with nobody at the camera.
+A video or folder given with --source (tests, demos) is announced on the lock screen itself.
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ def add_parser(sub) -> None:
                                    "safely (no fallback password set, keyring unavailable, no display).")  # fmt: skip
     p.add_argument("--user", help="whose face unlocks (default: your login name)")
     p.add_argument("--source", metavar="SRC",
-                   help="camera index, video file or image folder (default: the one in Settings, else camera 0)")  # fmt: skip
+                   help="camera index (default: the camera in Settings, else 0); a video file or image folder only "
+                        "for tests and demos, and the lock screen then says so")  # fmt: skip
     p.add_argument("--skip", type=int, default=0, metavar="N", help="skip the first N frames of a video source")
     add_weights(p)
     p.add_argument("--frames", type=int, metavar="N",
@@ -43,11 +48,13 @@ def check_display() -> str | None:
 def run(args: argparse.Namespace) -> int:
     import getpass
 
+    from faceunlock.cli.common import require_gui
     from faceunlock.errors import KeyringError
     from faceunlock.gui.settings import MAX_WINDOW, MIN_WINDOW, Settings, required_matches
     from faceunlock.secrets import has_password
     from faceunlock.store import validate_user
 
+    require_gui()
     user = validate_user(args.user or getpass.getuser())
     settings = Settings.load()
     window = min(MAX_WINDOW, max(MIN_WINDOW, args.frames or settings.window))
@@ -64,6 +71,10 @@ def run(args: argparse.Namespace) -> int:
         raise KeyringError(f"not locking: the fallback password could not be checked. {e}") from e
     from faceunlock.gui.lock_process import run_lock
 
+    if settings.ignored_source and not args.source:
+        print(f"faceunlock lock: warning: ignoring source {settings.ignored_source!r} in the settings file: the "
+              f"lock takes frames only from a camera (using camera {settings.source}); give a video or folder "
+              "with --source for a test or demo", file=sys.stderr)  # fmt: skip
     return run_lock(user, args.source or settings.source, weights=args.weights, device=args.device,
                     window=window, required=required_matches(window), rearm_s=max(0.0, args.face_delay),
                     skip=args.skip)  # fmt: skip

@@ -1,5 +1,9 @@
 """The enrolment wizard: who → fallback password (first time only) → capture with live guidance → done.
 
+Changing an enrolled user (adding an appearance, or re-enrolling which replaces the templates) first asks for the
+fallback password in a dialog (gui.proof_dialog, issue 9.6); a first enrolment is free, and with no password set
+yet the wizard sets the first one before the capture.
+
 Nothing is written until the capture is complete: the new templates are saved in one atomic store write at
 the very end, so Cancel, a closed window or a crash leaves any previous enrolment exactly as it was.
 """
@@ -29,11 +33,12 @@ from faceunlock.gui.camera_view import CameraView
 from faceunlock.gui.enroll_capture import EnrollSummary, EnrollThread
 from faceunlock.gui.theme import APP_STYLE, COLORS, app_icon
 from faceunlock.gui.workers import PreviewFrame, retire, run_async
+from faceunlock.proof import MIN_PASSWORD  # one rule for the GUI and the CLI
 
 if TYPE_CHECKING:
     from faceunlock.auth import Engine
 
-MIN_PASSWORD = 6
+
 APPEARANCES = ["glasses", "beard", "hat", "contact lenses off", "other"]
 
 
@@ -58,6 +63,7 @@ class EnrollWizard(QDialog):
         self.engine_provider, self.source, self.mode = engine_provider, source, mode
         self.realtime, self.skip = realtime, skip
         self.needs_password: bool | None = None
+        self.proof_dialog = None  # the "confirm it's you" dialog while it is open
         self._asks_password = False  # fixed once known, so the step numbers do not shift
         self.thread: EnrollThread | None = None
         self.summary: EnrollSummary | None = None
@@ -239,11 +245,38 @@ class EnrollWizard(QDialog):
         if not self.next_btn.isEnabled():
             return
         if self.page == self.WELCOME:
-            self._go(self.PASSWORD if self.needs_password else self.CAPTURE)
+            if self.needs_password:
+                self._go(self.PASSWORD)
+            elif self._changes_enrolled_user():
+                self._ask_proof()
+            else:
+                self._go(self.CAPTURE)
         elif self.page == self.PASSWORD:
             self._set_password()
         elif self.page == self.DONE:
             self.accept()
+
+    def _changes_enrolled_user(self) -> bool:
+        from faceunlock.store import TemplateStore
+
+        return TemplateStore().exists(self.user_edit.text().strip())
+
+    def _ask_proof(self) -> None:
+        """The fallback password before an enrolled user's templates are added to or replaced."""
+        from faceunlock.gui.proof_dialog import ProofDialog
+
+        user = self.user_edit.text().strip()
+        what = f"Adding an appearance to {user}" if self.mode == "add" else f"Replacing {user}'s face data"
+        d = ProofDialog(f"{what} changes who can unlock this computer.", self)
+        self.proof_dialog = d
+
+        def closed(result: int) -> None:
+            self.proof_dialog = None
+            if result == QDialog.DialogCode.Accepted and self.page == self.WELCOME:
+                self._go(self.CAPTURE)
+
+        d.finished.connect(closed)
+        d.open()
 
     # -- welcome -------------------------------------------------------------------------------------------
     @staticmethod

@@ -5,11 +5,24 @@ swallowed (and the keyboard and mouse are grabbed on X11, so the window manager 
 in the face thread (no camera, no model, no templates, an exception) only turns face unlock off: the screen stays
 locked and the password keeps working. The password and the face share one back-off (faceunlock.lockout).
 
+Never shown as locked without the grab (issue 9.4): on X11 another client (a menu, a game, a malicious program)
+can hold the keyboard grab, and then typed keys — the password included — go to that client, not to us. Like
+i3lock and xsecurelock we grab before we count as locked and retry; unlike i3lock (which gives up and exits after
+about a second) we keep the screen covered and keep retrying every 200 ms, but say so plainly on screen ("Cannot
+lock: another program holds the keyboard — retrying"), disable the password field, log it, and report "screen
+locked" (on_first_paint) only once both grabs are held. Platforms that cannot grab at all (Wayland, offscreen)
+are not X11: there the desktop's own locker is the answer (`faceunlock lock` warns).
+
+Frame source (issue 9.7): when the source is a video or folder rather than a camera (tests, demos, given on the
+command line), the lock screen says so on screen.
+
 The face side (re-arm delay, attempts, liveness, lockout) is faceunlock.gui.face_unlock.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -34,7 +47,12 @@ if TYPE_CHECKING:
     from faceunlock.auth import Engine
     from faceunlock.lockout import Lockout
 
+log = logging.getLogger(__name__)
+
 GRAB_RETRY_MS = 200
+GRAB_QUIET_MS = 1000  # a menu closing releases its grab within this: only then say the screen cannot lock
+GRAB_LOG_EVERY_S = 30.0
+CANNOT_LOCK = "Cannot lock: another program holds the {what} — retrying"
 
 
 def format_wait(seconds: float) -> str:
@@ -77,6 +95,15 @@ class LockPanel(QWidget):
         row.addWidget(self.button)
         self.message = QLabel("", objectName="message", alignment=Qt.AlignmentFlag.AlignCenter)
         self.message.setWordWrap(True)
+        # Shown instead of "locked" while another X client holds the keyboard/mouse grab (see module docstring).
+        self.grab_warning = QLabel("", objectName="grabwarning", alignment=Qt.AlignmentFlag.AlignCenter)
+        self.grab_warning.setWordWrap(True)
+        self.grab_warning.hide()
+        # Shown when frames come from a file given on the command line rather than a camera (tests, demos).
+        self.source_note = QLabel("", objectName="sourcenote", alignment=Qt.AlignmentFlag.AlignCenter)
+        self.source_note.setWordWrap(True)
+        self.source_note.hide()
+        lay.addWidget(self.grab_warning)
         for w in (self.clock, self.date):
             lay.addWidget(w)
         lay.addSpacing(28)
@@ -85,6 +112,7 @@ class LockPanel(QWidget):
         lay.addSpacing(14)
         lay.addLayout(row)
         lay.addWidget(self.message)
+        lay.addWidget(self.source_note)
         self.setStyleSheet(f"""
             QLabel {{ color: white; background: transparent; }}
             QLabel#clock {{ font-size: 64pt; font-weight: 300; }}
@@ -93,6 +121,9 @@ class LockPanel(QWidget):
             QLabel#face {{ font-size: 12pt; color: {COLORS["muted_on_dark"]}; min-height: 2.8em; }}
             QLabel#detail {{ font-size: 9pt; color: {COLORS["muted_on_dark"]}; }}
             QLabel#message {{ font-size: 11pt; min-height: 2.6em; }}
+            QLabel#grabwarning {{ font-size: 16pt; font-weight: 600; color: white; padding: 14px;
+                                  border-radius: 10px; background: {COLORS["bad"]}; }}
+            QLabel#sourcenote {{ font-size: 10pt; color: #f0b14a; }}
             QLineEdit {{ font-size: 13pt; padding: 9px 14px; border-radius: 8px; color: white;
                          border: 1px solid rgba(255,255,255,0.35); background: rgba(255,255,255,0.12); }}
             QLineEdit:focus {{ border-color: white; }}
@@ -125,6 +156,17 @@ class LockPanel(QWidget):
         colour = {"error": "#ff8a80", "warn": "#f0b14a", "info": COLORS["muted_on_dark"]}[kind]
         self.message.setStyleSheet(f"color: {colour};")
         self.message.setText(text)
+
+    def set_grab_warning(self, text: str) -> None:
+        """Non-empty: the screen is NOT locked (another client has the grab): say so in place of the clock."""
+        self.grab_warning.setText(text)
+        self.grab_warning.setVisible(bool(text))
+        for w in (self.clock, self.date):
+            w.setVisible(not text)
+
+    def set_source_note(self, text: str) -> None:
+        self.source_note.setText(text)
+        self.source_note.setVisible(bool(text))
 
     def set_input_enabled(self, enabled: bool) -> None:
         self.password.setEnabled(enabled)
@@ -208,7 +250,8 @@ class LockScreen(QObject):
 
     def __init__(self, user: str, source: str, engine_provider: Callable[[], Engine], *,
                  lockout: Lockout | None = None, password_checker: Callable[[str], bool] | None = None,
-                 window: int = 5, required: int = 3, rearm_s: float = DEFAULT_REARM_S, realtime: bool = True,
+                 window: int | None = None, required: int | None = None, rearm_s: float = DEFAULT_REARM_S,
+                 realtime: bool = True,
                  skip: int = 0, grab: bool = True, parent: QObject | None = None) -> None:  # fmt: skip
         super().__init__(parent)
         from faceunlock.lockout import Lockout
@@ -234,6 +277,18 @@ class LockScreen(QObject):
         self._timer.timeout.connect(self._tick)
         self._backoff_shown = False
         self.grabbed = False  # keyboard and mouse grabbed (X11 only)
+        # "off" (grab=False), "unsupported" (not X11), "pending" (trying quietly), "held", "blocked" (another
+        # client holds a grab: the screen is shown as NOT locked and the password field is off)
+        self.grab_state = "off"
+        self._grab_started = 0.0
+        self._grab_logged = 0.0
+        self._first_paint_pending = False
+        self._face_logged = ""
+        from faceunlock.capture import describe_source, is_camera
+
+        if not is_camera(source):
+            self.panel.set_source_note(f"Test or demo: face frames come from {describe_source(source)} given on "
+                                       "the command line, not from a camera.")  # fmt: skip
 
     # -- locking ---------------------------------------------------------------------------------------------
     def lock(self) -> None:
@@ -252,8 +307,14 @@ class LockScreen(QObject):
         self.panel.password.setFocus()
         self._tick()
         self._timer.start()
-        if self.grab:
+        if self.grab and QGuiApplication.platformName() == "xcb":
+            self.grab_state = "pending"
+            self._grab_started = time.monotonic()
+            self.panel.set_input_enabled(False)
             QTimer.singleShot(0, self._grab)
+        elif self.grab:
+            self.grab_state = "unsupported"
+            QTimer.singleShot(0, self._grab)  # other platforms never grant it: try once, harmlessly
         QTimer.singleShot(0, self.start_face)
 
     @staticmethod
@@ -264,9 +325,22 @@ class LockScreen(QObject):
             w.showFullScreen()
         w.raise_()
 
+    @property
+    def secure(self) -> bool:
+        """Whether the screen may be presented as locked: the grabs are held, or this platform has none."""
+        return self.grab_state in ("off", "unsupported", "held")
+
     def _first_paint(self) -> None:
+        if not self.secure:
+            self._first_paint_pending = True  # "screen locked" is reported once the grab is held
+            return
         if self.on_first_paint:
             self.on_first_paint()
+
+    def _enable_input(self) -> None:
+        """Turn the password field back on, unless the grab is missing or the back-off is running."""
+        if self.locked and self.secure and not self.checking and self.lockout.seconds_remaining() <= 0:
+            self.panel.set_input_enabled(True)
 
     def _screen_added(self, screen: QScreen) -> None:
         if self.locked:
@@ -275,14 +349,52 @@ class LockScreen(QObject):
             self._show(w)
 
     def _grab(self) -> None:
-        """Grab keyboard and mouse for the main window; retry while another client holds a grab (a menu)."""
+        """Grab keyboard and mouse for the main window; while another client holds a grab, retry every 200 ms
+        and, after GRAB_QUIET_MS, show and log that the screen is not locked."""
         if not self.locked or not self.windows:
             return
         handle = self.windows[0].windowHandle()
-        ok = handle is not None and handle.setKeyboardGrabEnabled(True) and handle.setMouseGrabEnabled(True)
-        self.grabbed = bool(ok)
-        if not ok and QGuiApplication.platformName() == "xcb":  # other platforms never grant it: try once
-            QTimer.singleShot(GRAB_RETRY_MS, self._grab)
+        keyboard = handle is not None and handle.setKeyboardGrabEnabled(True)
+        mouse = keyboard and handle.setMouseGrabEnabled(True)
+        self.grabbed = bool(keyboard and mouse)
+        if self.grab_state == "unsupported":
+            return
+        if self.grabbed:
+            self._grab_held()
+            return
+        what = "mouse" if keyboard else "keyboard"
+        now = time.monotonic()
+        if self.grab_state == "blocked" or (now - self._grab_started) * 1000 >= GRAB_QUIET_MS:
+            text = CANNOT_LOCK.format(what=what)
+            if self.grab_state != "blocked" or self.panel.grab_warning.text() != text:
+                self.grab_state = "blocked"
+                self.panel.set_grab_warning(text)
+                self.panel.set_input_enabled(False)
+                self.panel.set_message("Keys typed now would go to that program: do not type your password.",
+                                       "warn")  # fmt: skip
+                for w in self.windows:
+                    w.setWindowTitle("faceunlock: NOT locked (another program holds the keyboard)")
+            if now - self._grab_logged >= GRAB_LOG_EVERY_S:
+                self._grab_logged = now
+                log.warning("%s (for %.1f s)", text, now - self._grab_started)
+        QTimer.singleShot(GRAB_RETRY_MS, self._grab)
+
+    def _grab_held(self) -> None:
+        was = self.grab_state
+        self.grab_state = "held"
+        if was == "blocked":
+            log.warning("keyboard and mouse grabbed after %.1f s: the screen is locked now",
+                        time.monotonic() - self._grab_started)
+            self.panel.set_grab_warning("")
+            self.panel.set_message("", "info")
+            for w in self.windows:
+                w.setWindowTitle("faceunlock: locked")
+        self._enable_input()
+        self._tick()
+        if self._first_paint_pending:
+            self._first_paint_pending = False
+            if self.on_first_paint:
+                self.on_first_paint()
 
     def start_face(self) -> None:
         if not self.locked:
@@ -303,14 +415,19 @@ class LockScreen(QObject):
 
     # -- face ------------------------------------------------------------------------------------------------
     def _face_status(self, kind: str, text: str) -> None:
+        if kind in ("ready", "camera") and text != self._face_logged:  # which source, and why it does not open
+            self._face_logged = text
+            log.warning("face unlock: %s", text)
         if kind == "ready":  # "Using camera 0": keep the user-facing line about the face
             return
         self.panel.set_face(kind, text)
 
     def _face_failed(self, message: str) -> None:
+        log.warning("face unlock is not available (the password still works): %s", message)
         self.panel.set_face("error", "Face unlock is not available. Use your password.", message)
 
     def _face_source_ended(self, message: str) -> None:
+        log.warning("the frame source stopped (the password still works): %s", message)
         self.panel.set_face("camera", "The camera stopped. Use your password.", message)
 
     def _face_accepted(self, decision) -> None:
@@ -323,7 +440,7 @@ class LockScreen(QObject):
     # -- password --------------------------------------------------------------------------------------------
     def submit_password(self, pw: str) -> None:
         """Check in a thread (scrypt + keyring); wrong → one failure; the back-off applies before checking."""
-        if not self.locked or self.checking:
+        if not self.locked or self.checking or not self.secure:
             return
         wait = self.lockout.seconds_remaining()
         if wait > 0:
@@ -353,7 +470,7 @@ class LockScreen(QObject):
             self._unlock("password")
             return
         self.panel.set_message("Wrong password.")
-        self.panel.set_input_enabled(True)
+        self._enable_input()
         self._tick()
 
     def _password_error(self, message: str) -> None:
@@ -362,7 +479,7 @@ class LockScreen(QObject):
         self.panel.set_message("Your password cannot be checked: the system keyring is locked or not running. "
                                "The screen stays locked; face unlock still works if it is on.")  # fmt: skip
         self.panel.face_detail.setToolTip(message)
-        self.panel.set_input_enabled(True)
+        self._enable_input()
         self._tick()
 
     # -- countdown --------------------------------------------------------------------------------------------
@@ -377,7 +494,7 @@ class LockScreen(QObject):
             self.panel.set_message(f"Too many failed attempts. Try again in {format_wait(wait)}.", "warn")
         elif self._backoff_shown:
             self._backoff_shown = False
-            self.panel.set_input_enabled(True)
+            self._enable_input()
             self.panel.set_message("You can try again now.", "info")
 
     @property

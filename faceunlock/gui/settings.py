@@ -1,4 +1,10 @@
-"""The app's few persisted choices (frame source, frames per decision), as JSON under the config dir.
+"""The app's few persisted choices (camera, frames per decision), as JSON under the config dir.
+
+The file may only name a camera (issue 9.7): any process of the user can write it, and a `source` pointing at a
+video of the owner would unlock `faceunlock lock` with nobody at the camera. A video or folder is only ever used
+when given on a command line (`faceunlock lock --source`, `faceunlock gui --source`) for that run, and the lock
+screen then says so on screen. A non-camera `source` found in the file is ignored (camera 0 is used) and reported
+in `ignored_source`; `save` refuses to write one.
 
 Why so small: every setting here changes what the lock screen does at login, so each one must exist as a
 feature first. Lock-on-login is deliberately NOT stored here: the autostart entry itself is the truth
@@ -10,11 +16,12 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from faceunlock import paths
 from faceunlock.atomic import write_text_atomic
+from faceunlock.files import read_regular
 
 FILENAME = "gui.json"
 MIN_WINDOW, MAX_WINDOW = 3, 15
@@ -24,6 +31,11 @@ def settings_path() -> Path:
     return paths.config_dir() / FILENAME
 
 
+def is_camera_index(source: str) -> bool:
+    """A camera index such as "0" (what the settings file may hold), not a path."""
+    return source.isascii() and source.isdigit() and len(source) <= 3
+
+
 def required_matches(window: int) -> int:
     """Matching frames needed among `window` usable ones: 60 %, at least 2 (one lucky frame never unlocks)."""
     return max(2, min(window, math.ceil(0.6 * window)))
@@ -31,10 +43,12 @@ def required_matches(window: int) -> int:
 
 @dataclass
 class Settings:
-    """`source`: camera index ("0") or a video file / image folder; `window`: usable frames per decision."""
+    """`source`: camera index ("0"; a file only in memory, from a command line); `window`: usable frames per
+    decision; `ignored_source`: a non-camera source the file held and that load() refused."""
 
     source: str = "0"
     window: int = 5
+    ignored_source: str = field(default="", compare=False, repr=False)
 
     @property
     def required(self) -> int:
@@ -45,21 +59,29 @@ class Settings:
         """Read the file; missing or unreadable values fall back to defaults (a bad file never blocks locking)."""
         path = path or settings_path()
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(read_regular(path, max_bytes=1 << 16).decode("utf-8"))  # a FIFO here must not hang
         except (OSError, ValueError):
             return cls()
         s = cls()
         if isinstance(data, dict):
-            if isinstance(data.get("source"), str) and data["source"].strip():
-                s.source = data["source"].strip()
+            src = data.get("source")
+            if isinstance(src, str) and src.strip():
+                if is_camera_index(src.strip()):
+                    s.source = src.strip()
+                else:
+                    s.ignored_source = src.strip()
             if isinstance(data.get("window"), int) and not isinstance(data.get("window"), bool):
                 s.window = min(MAX_WINDOW, max(MIN_WINDOW, data["window"]))
         return s
 
     def save(self, path: Path | None = None) -> Path:
-        """Write atomically (a crash never leaves half a settings file)."""
+        """Write atomically (a crash never leaves half a settings file); ValueError for a non-camera source."""
+        if not is_camera_index(self.source):
+            raise ValueError(f"only a camera can be saved as the source (got {self.source!r}): a video or folder "
+                             "is given on the command line for one run (--source)")  # fmt: skip
         path = path or settings_path()
-        write_text_atomic(path, json.dumps(asdict(self), indent=2) + "\n", mode=0o600)
+        data = {"source": self.source, "window": self.window}
+        write_text_atomic(path, json.dumps(data, indent=2) + "\n", mode=0o600)
         return path
 
 

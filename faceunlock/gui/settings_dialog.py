@@ -1,4 +1,8 @@
-"""Settings: which camera (or a video file / image folder instead), frames per decision, lock at login.
+"""Settings: which camera, frames per decision, lock at login.
+
+Only a camera can be chosen (issue 9.7): the settings file decides what the lock screen looks at, and a video
+named there would unlock it with nobody at the camera. A video or folder stands in for a camera only when given
+on a command line for one run (`faceunlock gui --source`, `faceunlock lock --source`); the dialog says so.
 
 Lock-at-login calls the same faceunlock.system.autostart functions as `faceunlock autostart`, so the checkbox
 always shows the real state of the autostart entry.
@@ -10,11 +14,9 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDialog,
-    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QMessageBox,
     QPushButton,
     QSpinBox,
@@ -22,10 +24,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from faceunlock.gui.settings import MAX_WINDOW, MIN_WINDOW, Settings, required_matches
+from faceunlock.gui.settings import MAX_WINDOW, MIN_WINDOW, Settings, is_camera_index, required_matches
 from faceunlock.gui.theme import APP_STYLE
 
-CAMERAS = 4  # indexes offered in the list; any other index can be typed as a path-less number
+CAMERAS = 10  # camera indexes offered in the list
 
 
 class SettingsDialog(QDialog):
@@ -47,30 +49,18 @@ class SettingsDialog(QDialog):
         self.kind = QComboBox()
         for i in range(CAMERAS):
             self.kind.addItem(f"Camera {i}", str(i))
-        self.kind.addItem("A video file or an image folder", "file")
-        self.path = QLineEdit(placeholderText="/path/to/video.mp4 or a folder of photos")
-        self.browse_file = QPushButton("File…")
-        self.browse_dir = QPushButton("Folder…")
-        self.browse_file.clicked.connect(self._pick_file)
-        self.browse_dir.clicked.connect(self._pick_dir)
-        path_row = QHBoxLayout()
-        path_row.addWidget(self.path, 1)
-        path_row.addWidget(self.browse_file)
-        path_row.addWidget(self.browse_dir)
-        self.path_box = QWidget()
-        self.path_box.setLayout(path_row)
-        path_row.setContentsMargins(0, 0, 0, 0)
         src = settings.source
-        if src.isdigit() and int(src) < CAMERAS:
+        if is_camera_index(src) and int(src) < CAMERAS:
             self.kind.setCurrentIndex(int(src))
-        else:
-            self.kind.setCurrentIndex(CAMERAS)
-            self.path.setText(src)
-        self.kind.currentIndexChanged.connect(self._kind_changed)
         form.addRow("Camera", self.kind)
-        form.addRow("", self.path_box)
-        form.addRow("", QLabel("Without a webcam, a video or a folder of photos stands in for it (also for tests).",
-                               objectName="muted", wordWrap=True))  # fmt: skip
+        self.source_note = QLabel(objectName="muted", wordWrap=True)
+        if not is_camera_index(src):
+            self.source_note.setText(f"This run reads {src} (given with --source) instead of a camera. Settings "
+                                     "only ever store a camera: the lock screen looks at nothing else.")  # fmt: skip
+        else:
+            self.source_note.setText("The lock screen only looks at a camera. For a test or demo, give a video "
+                                     "or folder of photos with --source on the command line.")  # fmt: skip
+        form.addRow("", self.source_note)
 
         self.window_spin = QSpinBox(minimum=MIN_WINDOW, maximum=MAX_WINDOW, value=settings.window)
         self.window_help = QLabel(objectName="muted", wordWrap=True)
@@ -96,41 +86,21 @@ class SettingsDialog(QDialog):
         buttons.addWidget(cancel)
         buttons.addWidget(self.save_btn)
         lay.addLayout(buttons)
-        self._kind_changed()
         self._window_changed()
-
-    def _kind_changed(self) -> None:
-        self.path_box.setVisible(self.kind.currentData() == "file")
 
     def _window_changed(self) -> None:
         n = self.window_spin.value()
         self.window_help.setText(f"The face must match in {required_matches(n)} of {n} good frames in a row. "
                                  "More frames: harder to fool, a little slower to unlock.")  # fmt: skip
 
-    def _pick_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Choose a video or photo", self.path.text(),
-                                              "Videos and images (*.mp4 *.mov *.avi *.mkv *.webm *.jpg *.jpeg *.png);;All files (*)")  # fmt: skip
-        if path:
-            self.path.setText(path)
-
-    def _pick_dir(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Choose a folder of photos", self.path.text())
-        if path:
-            self.path.setText(path)
-
     def chosen_source(self) -> str:
-        data = self.kind.currentData()
-        return self.path.text().strip() if data == "file" else data
+        return self.kind.currentData()
 
     def accept(self) -> None:
         """Save the file, then apply lock-at-login; stay open and say why if either fails."""
         from faceunlock.system import autostart
 
-        source = self.chosen_source()
-        if not source:
-            self.error.setText("Choose a video file or an image folder, or pick a camera.")
-            return
-        self.settings.source = source
+        self.settings.source = self.chosen_source()
         self.settings.window = self.window_spin.value()
         try:
             self.settings.save()

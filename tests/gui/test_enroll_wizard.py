@@ -67,6 +67,61 @@ def test_first_use_asks_for_password_and_cancel_keeps_previous_enrolment(qtbot, 
     assert [p.name for p in store.root.iterdir()] == ["alice.fut"]  # no temp files left behind
 
 
+def confirm_password(qtbot, w: EnrollWizard, pw: str) -> None:
+    """Type `pw` into the wizard's "Confirm it's you" dialog and wait for the check."""
+    d = w.proof_dialog
+    assert d is not None and d.isVisible()
+    qtbot.keyClicks(d.edit, pw)
+    qtbot.keyClick(d.edit, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: not d.checking, timeout=20000)
+
+
+def lockout_failures() -> int:
+    from faceunlock.lockout import Lockout
+
+    n = Lockout().failures
+    return n() if callable(n) else n
+
+
+@pytest.mark.parametrize("mode", ["add", "new"])
+def test_changing_an_enrolled_user_needs_the_fallback_password(qtbot, gui_home, provider, real_mov, wizard_run,
+                                                              mode):  # fmt: skip
+    """Issue 9.6 in the GUI: adding an appearance to (or replacing) an enrolled user asks for the password in a
+    dialog; a wrong one is refused, counted against the lockout, and nothing is captured or written."""
+    set_password("correct horse")
+    install_alice(wizard_run, gui_home)
+    before = TemplateStore().path("alice").read_bytes()
+    w = EnrollWizard(provider, str(real_mov), user="alice", mode=mode, realtime=False)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitUntil(lambda: w.needs_password is False, timeout=10000)
+    w.next_btn.click()
+    assert w.page == w.WELCOME and w.proof_dialog is not None  # asked before any capture
+    confirm_password(qtbot, w, "not my password")
+    d = w.proof_dialog
+    assert d is not None and d.isVisible() and "Wrong fallback password" in d.note.text()
+    assert w.page == w.WELCOME and w.thread is None and lockout_failures() == 1
+    d.cancel_btn.click()
+    assert w.proof_dialog is None and w.page == w.WELCOME
+    assert TemplateStore().path("alice").read_bytes() == before
+    w.next_btn.click()
+    confirm_password(qtbot, w, "correct horse")
+    qtbot.waitUntil(lambda: w.page == w.CAPTURE, timeout=10000)
+    assert lockout_failures() == 0  # the right password resets the count, as at the lock screen
+    w.reject()
+
+
+def test_a_first_enrolment_needs_no_password(qtbot, gui_home, provider, real_mov):
+    set_password("correct horse")
+    w = EnrollWizard(provider, str(real_mov), user="bob", realtime=False)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitUntil(lambda: w.needs_password is False, timeout=10000)
+    w.next_btn.click()
+    assert w.proof_dialog is None and w.page == w.CAPTURE
+    w.reject()
+
+
 def test_add_appearance_keeps_the_default_one(qtbot, gui_home, provider, real_mov, wizard_run):
     """A short clip (frames 180-198) ends before the turned poses: the frontal frames are enough to enrol."""
     set_password("correct horse")
@@ -78,7 +133,8 @@ def test_add_appearance_keeps_the_default_one(qtbot, gui_home, provider, real_mo
     assert w.user_edit.isReadOnly()
     w.label_combo.setCurrentText("glasses")
     w.next_btn.click()
-    assert w.page == w.CAPTURE
+    confirm_password(qtbot, w, "correct horse")
+    qtbot.waitUntil(lambda: w.page == w.CAPTURE, timeout=10000)
     qtbot.waitUntil(lambda: w.page == w.DONE, timeout=120000)
     assert w.summary is not None, w.done_text.text()
     assert "glasses" in w.done_title.text()
