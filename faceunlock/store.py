@@ -6,6 +6,14 @@ truncated file, or alice.fut renamed to bob.fut (the user name is bound as assoc
 instead of being trusted.
 
 File `<user>.fut` = MAGIC (4 bytes: b"FUT" + format version) | nonce (12) | ciphertext + tag (16).
+
+What GCM does NOT stop (issue 9.9): a rollback. An older `<user>.fut` of the same user, encrypted with the same
+key, still opens — nothing here records which version is current. So in user mode anyone who can write this
+folder (any process of the user) can put back a backup from before an appearance was removed or the templates
+were replaced, and that face unlocks again. A version counter would have to live somewhere the same processes
+cannot rewrite, and in user mode there is no such place (the keyring too is the user's). The daemon's system
+store (faceunlock.service.system_store, root-owned directory, root-only key) is where this is closed: users
+cannot write its files at all. Removing a user (`remove`) deletes the file; it does not revoke old copies.
 """
 
 from __future__ import annotations
