@@ -72,16 +72,22 @@ def user_templates(store, user: str, backbone: Backbone) -> np.ndarray:
     return templates
 
 
+_GREY = np.array([0.299, 0.587, 0.114], np.float32)
+
+
+def grey(chip: np.ndarray) -> np.ndarray:
+    """An aligned RGB chip as float grey levels (0–255), the form repeated frames are compared in."""
+    return chip.astype(np.float32) @ _GREY if chip.ndim == 3 else chip.astype(np.float32)
+
+
 def chip_change(a: np.ndarray, b: np.ndarray) -> float:
-    """Mean absolute difference of two aligned chips in grey levels (0–255): ≈ 0 for a repeated frame."""
-    ga = a.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
-    gb = b.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
-    return float(np.abs(ga - gb).mean())
+    """Mean absolute grey-level difference (0–255) of two aligned chips (RGB or grey): 0 for a repeated frame."""
+    return float(np.abs(grey(a) - grey(b)).mean())
 
 
 @dataclass
 class _Track:
-    """The face being followed: the last judged frame's box and embedding, and every judged chip."""
+    """The face being followed: the last judged frame's box and embedding, and every judged chip (grey)."""
 
     face: Face
     embedding: np.ndarray
@@ -135,7 +141,7 @@ class Attempt:
                 self.locked_out = True
                 self.ended = "locked out"
                 return
-        embedding = self.engine.processor.embed_one(r.chip)
+        embedding, g = self.engine.processor.embed_one(r.chip), grey(r.chip)
         t = self._track
         if t is None or not self._same_face(t, r.face, embedding):
             if t is not None:
@@ -143,11 +149,11 @@ class Attempt:
                 self.verifier.reset()  # a stranger's frames and the owner's never add up
                 self._window_live.clear()
             t = self._track = _Track(r.face, embedding, [])
-        elif any(chip_change(c, r.chip) < self.policy.min_change for c in t.chips):
+        elif any(chip_change(c, g) < self.policy.min_change for c in t.chips):
             self.rejected["repeated frame"] += 1  # a looped still or a frozen camera: no new evidence
             return
         t.face, t.embedding = r.face, embedding
-        t.chips.append(r.chip)
+        t.chips.append(g)
         live = True
         if self.engine.liveness is not None:
             score = self.engine.liveness.score(frame, r.face)
