@@ -232,8 +232,9 @@ static int check_socket_path(pam_handle_t *pamh, const struct options *o)
     struct stat st;
     if (lstat(o->socket_path, &st) != 0) {
         int e = errno;
-        if (o->debug)
-            pam_syslog(pamh, LOG_DEBUG, "%s: %s", o->socket_path, strerror(e));
+        if (e != ENOENT)
+            pam_syslog(pamh, LOG_ERR, "%s: %s (this caller cannot reach the daemon's socket)", o->socket_path,
+                       strerror(e));
         return e == ENOENT ? -ENOENT : -EIO;
     }
     if (!S_ISSOCK(st.st_mode)) {
@@ -435,12 +436,10 @@ static int ask_daemon(pam_handle_t *pamh, const struct options *o, const char *u
         close(fd);
         return PAM_AUTHINFO_UNAVAIL;
     }
-    say(pamh, o, LOOKING_MSG);
-
     struct reader r = {.len = 0};
     char line[MAX_LINE + 1];
     char last_info[MAX_LINE + 1] = LOOKING_MSG;
-    int shown = 0;
+    int shown = 0, looking = 0;
     int result = PAM_AUTHINFO_UNAVAIL;
     const char *why = "no answer";
     for (;;) {
@@ -459,6 +458,12 @@ static int ask_daemon(pam_handle_t *pamh, const struct options *o, const char *u
             *sp = '\0';
         sanitize(text);
         if (strcmp(line, "INFO") == 0) {
+            /* The daemon sends INFO once it holds the camera: only then say we are looking (an account without a
+             * face, or a busy camera, goes to the password without a misleading message). */
+            if (!looking) {
+                say(pamh, o, LOOKING_MSG);
+                looking = 1;
+            }
             /* Forward a few progress lines; skip repeats of what is already on screen. */
             if (shown < MAX_INFO_SHOWN && *text && strcmp(text, last_info) != 0 &&
                 strncmp(text, "Looking for your face", 21) != 0) {

@@ -140,9 +140,11 @@ class Daemon:
         self.socket_path.unlink(missing_ok=True)
 
 
-def serve_once_in_background(path: Path, answer: bytes | None, hold_s: float = 30.0, uid: int | None = None):
+def serve_once_in_background(path: Path, answer: bytes | None, hold_s: float = 30.0, uid: int | None = None,
+                             then_hold: bool = False):
     """A throwaway server (a separate /usr/bin/python3 process) that accepts connections on `path`, reads the
-    request and writes `answer` (None: says nothing and holds the connection `hold_s`). With `uid`, it binds as
+    request and writes `answer` (None: says nothing and holds the connection `hold_s`; then_hold: writes `answer`,
+    then holds it, like a daemon stuck mid-attempt). With `uid`, it binds as
     root and drops to `uid` before listen(), so the socket file is root's but SO_PEERCRED names `uid`."""
     code = f"""
 import os, socket, sys, time
@@ -162,10 +164,10 @@ while True:
         pass
     answer = {answer!r}
     try:
-        if answer is None:
-            time.sleep({hold_s!r})
-        else:
+        if answer is not None:
             c.sendall(answer)
+        if answer is None or {then_hold!r}:
+            time.sleep({hold_s!r})
     except OSError:
         pass  # the client hung up (as the module does when it does not trust us)
     c.close()

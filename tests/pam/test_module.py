@@ -45,15 +45,16 @@ def test_stale_socket_nobody_listens_fails_at_once(pam_service, sockdir):
     assert AUTHINFO_UNAVAIL in p.out and p.seconds < 1.0
 
 
-@pytest.mark.parametrize("timeout", [1.0, 2.5])
-def test_daemon_hung_fails_at_the_timeout(pam_service, sockdir, timeout):
+@pytest.mark.parametrize(("timeout", "says"), [(1.0, None), (2.5, None), (1.5, b"INFO Looking for your face\xe2\x80\xa6\n")],
+                         ids=["silent-1s", "silent-2.5s", "stuck-mid-attempt-1.5s"])  # fmt: skip
+def test_daemon_hung_fails_at_the_timeout(pam_service, sockdir, timeout, says):
     sock = sockdir / "hung.sock"
-    server = serve_once_in_background(sock, None, hold_s=timeout + 10)
+    server = serve_once_in_background(sock, says, hold_s=timeout + 10, then_hold=True)
     try:
         real = pam_service(stack(f"socket={sock} timeout={timeout}"))
         r = pamtester(real.name, "root")
         assert r.rc != 0 and AUTH_ERR in r.out
-        assert LOOKING in r.out  # it did connect and was looking when the deadline came
+        assert (LOOKING in r.out) == (says is not None)  # "looking" only once the daemon said it holds the camera
         assert abs(r.seconds - timeout) <= 0.5, f"failed after {r.seconds:.2f} s, timeout {timeout} s"
         probe = pam_service(stack(f"socket={sock} timeout={timeout}", probe=True))
         p = pamtester(probe.name, "root")

@@ -115,6 +115,7 @@ def test_an_account_without_a_face_is_ignored(daemons, owner, pam_service):
     probe = face_service(pam_service, d, probe=True)
     r = pamtester(probe.name, "root")  # root has no face enrolled: IGNORE → on to the password
     assert IGNORED in r.out and r.seconds < 5, r.out
+    assert LOOKING not in r.out  # the camera was never taken: no "looking for your face" before the password
 
 
 def test_remote_host_set_the_face_is_not_tried(daemons, owner, pam_service):
