@@ -177,6 +177,7 @@ class Daemon:
         path = self.socket_path
         if not path.parent.exists():
             path.parent.mkdir(parents=True, mode=0o755)
+        check_trusted(path.parent, "socket folder")  # else a user could swap the socket for their own
         if path.exists() or path.is_symlink():
             if not stat.S_ISSOCK(path.lstat().st_mode):
                 raise TrustError(f"{path} exists and is not a socket: refusing to replace it")
