@@ -110,15 +110,27 @@ class EnrollmentSession:
                 f"only {len(self.chips)} usable frames of {self.frames_seen} (need ≥ {min_needed}); rejected — {top}"
             )
         emb = self.processor.backbone.embed(np.stack(self.chips))
-        d = pairwise_distances(emb, emb)
-        medoid = int(np.argmin(d.sum(1)))
-        inlier = d[medoid] <= self.calibration.threshold
-        outliers = int((~inlier).sum())
-        if outliers > self.max_outlier_fraction * len(emb):
-            raise EnrollmentError(
-                f"{outliers} of {len(emb)} frames do not match the others: one person only, please, "
-                "facing the camera in steady light"
-            )
-        kept = emb[inlier]
-        sel = farthest_point_sample(kept, self.n_templates)
-        return EnrollmentResult(kept[sel], self.frames_seen, len(self.chips), outliers, dict(self.rejected))
+        templates, outliers = select_templates(emb, self.calibration.threshold, self.n_templates,
+                                               self.max_outlier_fraction)  # fmt: skip
+        return EnrollmentResult(templates, self.frames_seen, len(self.chips), outliers, dict(self.rejected))
+
+
+def select_templates(emb: np.ndarray, threshold: float, n_templates: int = 10, max_outlier_fraction: float = 0.3,
+                     ) -> tuple[np.ndarray, int]:  # fmt: skip
+    """The enrolment's choice of templates from the usable frames' embeddings → (templates, outliers).
+
+    Frames farther than the threshold from the medoid are outliers (another person, a bad alignment); too many
+    of them refuse the enrolment. Of the rest, the `n_templates` most mutually distant are kept. Also what the
+    attempt simulation (attempts.py) enrols with, so its error rates are those of this code.
+    """
+    d = pairwise_distances(emb, emb)
+    medoid = int(np.argmin(d.sum(1)))
+    inlier = d[medoid] <= threshold
+    outliers = int((~inlier).sum())
+    if outliers > max_outlier_fraction * len(emb):
+        raise EnrollmentError(
+            f"{outliers} of {len(emb)} frames do not match the others: one person only, please, "
+            "facing the camera in steady light"
+        )
+    kept = emb[inlier]
+    return kept[farthest_point_sample(kept, n_templates)], outliers

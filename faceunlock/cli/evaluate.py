@@ -1,4 +1,5 @@
-"""`faceunlock evaluate --pairs FILE --root DIR`: LFW-style verification metrics for the active model."""
+"""`faceunlock evaluate --pairs FILE --root DIR`: LFW-style verification metrics for the active model;
+`faceunlock evaluate --attempts DIR`: the error rates of whole unlock attempts, the decision users live with."""
 
 from __future__ import annotations
 
@@ -8,11 +9,19 @@ from faceunlock.cli.common import add_json, add_weights, emit_json
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("evaluate", help="verification accuracy on a pairs list (our TSV or LFW pairs.txt)",
-                       description="Score image pairs: ROC AUC, EER, TAR at FAR with bounds, 10-fold accuracy "
-                                   "(LFW protocol), and the confusion counts at the calibrated threshold.")  # fmt: skip
-    p.add_argument("--pairs", type=Path, required=True, metavar="FILE", help="TSV (same, image_a, image_b) or LFW pairs.txt")
-    p.add_argument("--root", type=Path, required=True, metavar="DIR", help="folder the pair paths are relative to")
+    p = sub.add_parser("evaluate", help="accuracy on a pairs list, or of whole unlock attempts on a folder of people",
+                       description="--pairs: score image pairs: ROC AUC, EER, TAR at FAR with bounds, 10-fold accuracy "
+                                   "(LFW protocol), and the confusion counts at the calibrated threshold. "
+                                   "--attempts: simulate unlock attempts with the product's decision (enrol K "
+                                   "photos of a person, probe with P others; impostors: every other person's P "
+                                   "photos against each person's templates) and report attempt-level FRR and FAR. "
+                                   "Liveness and face tracking are off for still photos.")  # fmt: skip
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--pairs", type=Path, metavar="FILE", help="TSV (same, image_a, image_b) or LFW pairs.txt")
+    what.add_argument("--attempts", type=Path, metavar="DIR", help="a folder per person: simulate unlock attempts")
+    p.add_argument("--root", type=Path, metavar="DIR", help="with --pairs: folder the pair paths are relative to")
+    p.add_argument("--enrol", type=int, default=4, metavar="K", help="with --attempts: photos enrolled per person (4)")
+    p.add_argument("--probe", type=int, default=5, metavar="P", help="with --attempts: photos per attempt (5)")
     add_weights(p)
     p.add_argument("--plot", type=Path, metavar="PNG", help="save the ROC curve here")
     add_json(p)
@@ -20,6 +29,8 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
+    if args.attempts:
+        return run_attempts(args)
     import numpy as np
 
     from faceunlock.calibrate import find_calibration, plot_roc, roc_points, split, summary
@@ -34,6 +45,8 @@ def run(args) -> int:
         from faceunlock.calibrate import require_plots
 
         require_plots(args.plot)
+    if args.root is None:
+        raise DatasetError("--pairs needs --root DIR, the folder the pair paths are relative to")
     pairs, missing = read_pairs(args.pairs, args.root)
     if not pairs:
         raise DatasetError(f"{args.pairs}: none of its pairs have both images under {args.root}")
@@ -86,4 +99,47 @@ def run(args) -> int:
     else:
         print(f"at calibrated threshold {c['threshold']:.4f}: TP {c['tp']} FN {c['fn']} FP {c['fp']} TN {c['tn']}"
               f"  accuracy {c['accuracy']:.4f}")  # fmt: skip
+    return 0
+
+
+def run_attempts(args) -> int:
+    """Attempt-level FRR and FAR (with its 95 % bound) at the calibrated threshold, with the settings."""
+    from faceunlock.attempts import people_from, simulate
+    from faceunlock.calibrate import find_calibration
+    from faceunlock.cli.dataset_embed import embed_dataset, report_problems
+    from faceunlock.errors import DatasetError, InvalidInput
+    from faceunlock.policy import AuthPolicy
+    from faceunlock.weights import resolve_backbone
+
+    if args.enrol < 1 or args.probe < 1:
+        raise InvalidInput("--enrol and --probe must be at least 1")
+    backbone = resolve_backbone(args.weights, device=args.device)
+    cal = find_calibration(backbone)
+    data = embed_dataset(args.attempts, backbone)
+    people = people_from(data.embeddings, data.labels, args.enrol, args.probe)
+    if len(people) < 2:
+        raise DatasetError(f"{args.attempts}: need at least 2 people with ≥ {args.enrol + args.probe} usable photos")
+    policy = AuthPolicy()
+    rates = simulate(people, cal, policy)
+    res = {"attempts": rates.at(cal.threshold),
+           "settings": {"dataset": str(args.attempts), "enrol": args.enrol, "probe": args.probe,
+                        "required": policy.required, "window": policy.window, "model": backbone.name,
+                        "threshold": cal.threshold, "calibration": cal.dataset, "people": len(people),
+                        "failed_to_enrol": rates.failed_to_enrol,
+                        "liveness": "off: still photos", "tracking": "off: still photos"},
+           "threshold_for_far": {f"{f:g}": rates.threshold_for_far(f) for f in (1e-3, 1e-4, 1e-5)
+                                 if f * len(rates.impostor) >= 1}}  # fmt: skip
+    if args.json:
+        emit_json(res)
+        return 0
+    report_problems(data.problems)
+    a, s = res["attempts"], res["settings"]
+    print(f"model {backbone.describe()}, threshold {cal.threshold:.4f} ({cal.dataset})")
+    print(f"{s['people']} people from {args.attempts}: enrol {args.enrol} photos, attempts of {args.probe} "
+          f"({policy.required} of {policy.window} must match); liveness and tracking off for stills")  # fmt: skip
+    print(f"genuine attempts {a['genuine']:,}: FRR {a['frr']:.2%} ({a['false_rejects']} refused)")
+    print(f"impostor attempts {a['impostor']:,}: FAR {a['far']:.2e} (≤ {a['far_upper_95']:.2e} at 95 %, "
+          f"{a['false_accepts']} accepted)")  # fmt: skip
+    for f, t in res["threshold_for_far"].items():
+        print(f"attempt-level FAR {f}: threshold {t:.4f} → FRR {rates.at(t)['frr']:.2%}")
     return 0

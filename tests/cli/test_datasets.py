@@ -96,3 +96,15 @@ def test_calibrate_on_two_populations_keeps_the_target_on_each(home, tmp_path):
     assert set(c["notes"]["datasets"]) == {str(need("orl")), str(need("yale"))}
     print("\n" + "; ".join(f"{k}: own {v['own_threshold']:.4f}, FAR {v['far']:.1e}, TAR {v['tar']:.3f}"
                             for k, v in rows.items()) + f" → threshold {c['threshold']:.4f}")  # fmt: skip
+
+
+def test_attempt_level_rates_on_orl(home):
+    r = faceunlock("evaluate", "--attempts", need("orl"), "--weights", "dlib-resnet34", "--json", home=home)
+    assert r.rc == 0, r.err
+    res = r.json()
+    a, s = res["attempts"], res["settings"]
+    assert (a["genuine"], a["impostor"]) == (40, 40 * 39)  # 10 photos each: 4 enrol, 5 probe
+    assert 0 <= a["frr"] <= 0.1 and a["far"] <= a["far_upper_95"] <= 0.01
+    assert (s["enrol"], s["probe"], s["required"], s["window"]) == (4, 5, 3, 5)
+    assert "off" in s["liveness"] and "off" in s["tracking"]
+    print(f"\nORL attempts: FRR {a['frr']:.2%}, FAR {a['far']:.1e} (≤ {a['far_upper_95']:.1e})")

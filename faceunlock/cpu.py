@@ -1,0 +1,43 @@
+"""CPU threads for the unlock path: how many torch uses, and how its idle OpenMP workers wait.
+
+Why: an unlock runs while the browser, a build or a video call is busy. torch's OpenMP workers spin while they
+wait for work, and on a loaded 2-core machine the spinning threads compete with the very work they wait for:
+with two busy processes beside it a `faceunlock verify` took 2.75–3.6× its quiet time, and MTCNN's small
+convolutions slowed ~10×. The policy (chosen from benchmarks/under_load.py, docs/decisions/018-thread-policy.md):
+idle workers sleep (OMP_WAIT_POLICY=PASSIVE) and inference uses `DEFAULT_THREADS` threads.
+
+Two moments: libgomp reads OMP_WAIT_POLICY once, when torch is imported, so `prepare_environment` runs when the
+faceunlock package is imported (before any of our modules imports torch); the thread count is applied where an
+unlock engine is built (auth.Engine.load), so every process that unlocks — CLI, GUI, lock screen, daemon — gets
+it, while batch jobs (calibrate, fine-tune), which own the machine, keep torch's default of all cores.
+A person can override both: OMP_WAIT_POLICY as usual, FACEUNLOCK_THREADS=N for the thread count.
+"""
+
+from __future__ import annotations
+
+import os
+
+THREADS_ENV = "FACEUNLOCK_THREADS"
+DEFAULT_THREADS = 1
+WAIT_POLICY = "PASSIVE"
+
+
+def prepare_environment() -> None:
+    """Before torch is imported: idle OpenMP workers sleep instead of spinning, unless the person chose."""
+    os.environ.setdefault("OMP_WAIT_POLICY", WAIT_POLICY)
+
+
+def inference_threads() -> int:
+    """FACEUNLOCK_THREADS when it is a positive whole number, else DEFAULT_THREADS."""
+    raw = os.environ.get(THREADS_ENV, "").strip()
+    return int(raw) if raw.isdigit() and int(raw) > 0 else DEFAULT_THREADS
+
+
+def apply_inference_policy(threads: int | None = None) -> int:
+    """Set torch's intra-op thread count for the unlock path; returns it."""
+    import torch
+
+    n = threads or inference_threads()
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+    return n
