@@ -20,7 +20,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-MODULE = REPO / "build" / "pam_faceunlock.so"
+# FACEUNLOCK_PAM_MODULE: run the same tests against another build, e.g. `make -C pam asan` with
+# FACEUNLOCK_PAM_PRELOAD=$(gcc -print-file-name=libasan.so) (preloaded into pamtester only)
+MODULE = Path(os.environ.get("FACEUNLOCK_PAM_MODULE") or REPO / "build" / "pam_faceunlock.so").resolve()
 
 # pamtester prints pam_strerror() of the stack's result: with the module alone (`auth required`), that is the
 # module's own return code.
@@ -41,7 +43,8 @@ def need_root_and_tools() -> None:
 
 def build_module() -> Path:
     """make -C pam (warnings are errors); a no-op when the .so is newer than the source."""
-    r = subprocess.run(["make", "-s", "-C", str(REPO / "pam")], capture_output=True, text=True)
+    target = ["asan"] if MODULE.parent.name == "asan" else []
+    r = subprocess.run(["make", "-s", "-C", str(REPO / "pam"), *target], capture_output=True, text=True)
     assert r.returncode == 0, f"building the PAM module failed:\n{r.stdout}{r.stderr}"
     assert MODULE.is_file()
     return MODULE
@@ -76,13 +79,18 @@ class PamResult:
         return self.rc == 0 and SUCCESS in self.out
 
 
-def pamtester(service: str, user: str, *items: str, as_uid: int | None = None, timeout: float = 120) -> PamResult:
-    """Run `pamtester [-I item=value …] SERVICE USER authenticate` with no SSH variables in its environment."""
+def pamtester(service: str, user: str, *items: str, as_uid: int | None = None, timeout: float = 120,
+              op: str = "authenticate", extra_env: dict[str, str] | None = None) -> PamResult:
+    """Run `pamtester [-I item=value …] SERVICE USER authenticate` with no SSH variables in its environment
+    (plus `extra_env`)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SSH_")}
+    env.update(extra_env or {})
+    if os.environ.get("FACEUNLOCK_PAM_PRELOAD"):
+        env["LD_PRELOAD"] = os.environ["FACEUNLOCK_PAM_PRELOAD"]
     cmd = ["pamtester"]
     for it in items:
         cmd += ["-I", it]
-    cmd += [service, user, "authenticate"]
+    cmd += [service, user, op]
     if as_uid is not None:
         cmd = ["setpriv", f"--reuid={as_uid}", f"--regid={as_uid}", "--clear-groups", *cmd]
     t = time.monotonic()

@@ -156,16 +156,12 @@ def test_remote_session_is_never_offered_the_face(pam_service, sockdir, item):
 
 def test_ssh_environment_turns_the_face_off(pam_service, sockdir):
     """sudo inside an SSH login sets no PAM_RHOST; its environment still says SSH."""
-    import subprocess
-
     sock = sockdir / "d.sock"
     server = serve_once_in_background(sock, b"OK would be accepted\n")
     try:
         probe = pam_service(stack(f"socket={sock}", probe=True))
-        env = dict(os.environ, SSH_CONNECTION="192.0.2.7 50000 192.0.2.1 22")
-        r = subprocess.run(["pamtester", probe.name, "root", "authenticate"], env=env, capture_output=True, text=True,
-                           stdin=subprocess.DEVNULL, timeout=30)  # fmt: skip
-        assert IGNORED in r.stdout + r.stderr
+        r = pamtester(probe.name, "root", extra_env={"SSH_CONNECTION": "192.0.2.7 50000 192.0.2.1 22"})
+        assert IGNORED in r.out
     finally:
         server.kill()
         server.wait()
@@ -211,6 +207,8 @@ def test_setcred_says_success(pam_service, sockdir):
     class Conv(ctypes.Structure):
         _fields_ = [("conv", ctypes.c_void_p), ("appdata_ptr", ctypes.c_void_p)]
 
+    if os.environ.get("FACEUNLOCK_PAM_PRELOAD"):
+        pytest.skip("a sanitizer build cannot load into this (unsanitized) Python process")
     libpam = ctypes.CDLL(ctypes.util.find_library("pam"))
     probe = pam_service(stack(f"socket={sockdir / 'none.sock'}", probe=True))
     handle = ctypes.c_void_p()
@@ -224,8 +222,6 @@ def test_setcred_says_success(pam_service, sockdir):
 
 
 def test_pam_silent_and_quiet_show_no_message(pam_service, sockdir):
-    import subprocess
-
     sock = sockdir / "d.sock"
     server = serve_once_in_background(sock, b"INFO Face found\nOK face recognised\n")
     try:
@@ -235,9 +231,8 @@ def test_pam_silent_and_quiet_show_no_message(pam_service, sockdir):
         quiet = pam_service(stack(f"socket={sock} quiet", probe=True))
         r = pamtester(quiet.name, "root")
         assert r.ok and LOOKING not in r.out and "Face found" not in r.out
-        s = subprocess.run(["pamtester", loud.name, "root", "authenticate(PAM_SILENT)"], capture_output=True,
-                           text=True, stdin=subprocess.DEVNULL, timeout=30)  # fmt: skip
-        assert s.returncode == 0 and LOOKING not in s.stdout + s.stderr
+        s = pamtester(loud.name, "root", op="authenticate(PAM_SILENT)")
+        assert s.ok and LOOKING not in s.out
     finally:
         server.kill()
         server.wait()
