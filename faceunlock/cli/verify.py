@@ -47,10 +47,18 @@ def run(args) -> int:
         raise StoreError(f"no templates for '{args.user}': enrol first (faceunlock enroll {args.user} --source …)")
     engine = Engine.load(args.weights, args.device, liveness=not args.no_liveness)
     templates = user_templates(store, args.user, engine.backbone)
-    with open_cli_source(args) as src:
-        policy = AuthPolicy(required=args.required, window=args.window, max_frames=args.frames,
-                            timeout_s=args.timeout)  # fmt: skip
-        decision = authenticate(engine, templates, src, lockout=Lockout(), policy=policy)
+    policy = AuthPolicy(required=args.required, window=args.window, max_frames=args.frames,
+                        timeout_s=args.timeout)  # fmt: skip
+
+    def frames():  # opened only once the lockout has let the attempt go ahead: a locked-out user's camera stays off
+        with open_cli_source(args) as src:
+            yield from src
+
+    source = frames()
+    try:
+        decision = authenticate(engine, templates, source, lockout=Lockout(), policy=policy)
+    finally:
+        source.close()  # release the camera now, not at garbage collection
     if args.json:
         emit_json({"user": args.user, **decision.to_dict()})
     else:

@@ -56,3 +56,10 @@ def test_the_owner_still_gets_in(home):
     assert r.rc == 0, r.out + r.err
     assert r.json()["accepted"] is True
     assert Lockout(home / "data" / "lockout.json").failures == 0
+
+
+def test_a_locked_out_verify_never_opens_the_source(home):
+    Lockout(home / "data" / "lockout.json").record_failure()  # the 5th: back-off
+    r = faceunlock("verify", "alice", "--source", "97", "--json", home=home)  # camera 97 does not exist
+    assert r.rc == 1, r.err  # refused by the lockout, not exit 2 for a camera it never tried to open
+    assert "too many failed attempts" in r.json()["reason"] and "camera" not in r.err
