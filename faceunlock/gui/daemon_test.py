@@ -120,7 +120,7 @@ class DaemonRecognitionDialog(QDialog):
         self.verdict.setText(f"Recognised: this is {self.user}" if good else
                              f"Not recognised as {self.user}" if word == "FAIL" else "The test could not run")  # fmt: skip
         self.verdict.setStyleSheet(f"color: {COLORS['good'] if good else COLORS['bad']};")
-        if decision and decision.get("frames_usable"):
+        if decision and decision.get("frames_usable") and "threshold" in decision:  # root sees the numbers
             best = min(decision["distances"]) if decision.get("distances") else None
             closest = f"closest distance {best:.3f}, " if best is not None else ""
             self.detail.setText(f"{decision['matches']} of {decision['frames_usable']} good frames matched "

@@ -35,6 +35,9 @@ REQUEST_TIMEOUT_S = 10.0  # to send the request line
 PASSWORD_TIMEOUT_S = 120.0  # to answer PASSWORD (a person typing)
 SEND_TIMEOUT_S = 30.0  # a client that stops reading is treated as gone
 MAX_CONNECTIONS = 8
+# What a non-root caller learns about its own attempt: the verdict and counts, no distances, threshold or scores.
+PUBLIC_DECISION_KEYS = ("accepted", "spoof", "frames_seen", "frames_usable", "required", "model", "rejected_frames",
+                        "locked_out_s")  # fmt: skip
 MAX_PER_USER = 2  # connections one non-root uid may hold at once: nobody can starve the others' AUTH
 ENROLL_MAX_FRAMES = 300
 
@@ -373,13 +376,19 @@ class Daemon:
             self.counters.cancelled += 1
             raise Hangup()
         if req.verb == "VERIFY":
-            client.send("DECISION", json.dumps(decision.to_dict(), separators=(",", ":"), default=str))
+            details = decision.to_dict()
+            if client.uid != 0:  # scores would let a caller hill-climb a photo towards the threshold
+                details = {k: v for k, v in details.items() if k in PUBLIC_DECISION_KEYS}
+            client.send("DECISION", json.dumps(details, separators=(",", ":"), default=str))
         if decision.accepted:
             self.counters.accepted += 1
             return self._final(client, "OK", f"face recognised: {user}")
         if decision.frames_usable == 0 and not decision.spoof and not decision.locked_out_s:
             return self._final(client, "UNAVAIL", f"no usable face seen ({decision.reason})")
-        return self._final(client, "FAIL", decision.reason)
+        if client.uid == 0 or decision.locked_out_s:
+            return self._final(client, "FAIL", decision.reason)
+        return self._final(client, "FAIL", "presentation attack suspected: a photo or a screen, not a live face"
+                           if decision.spoof else "face not recognised")  # fmt: skip
 
     def _attempt(self, client: Client, user: str, templates: np.ndarray, lockout, skip: int, limit: int | None):
         from faceunlock import auth

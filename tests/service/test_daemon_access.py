@@ -158,6 +158,10 @@ def test_non_root_user_manages_only_their_own_face_after_their_password(daemon, 
         ok = raw_as(uid, daemon.socket, f"ENROLL 1 {name}", PASSWORD, gid=gid)
         assert ok[-1].startswith("OK "), ok
         assert json.loads(ok[-1][3:])["user"] == name
+        mine = raw_as(uid, daemon.socket, f"VERIFY 1 {name}", gid=gid)  # its own face: allowed, without scores
+        decision = json.loads(next(x for x in mine if x.startswith("DECISION "))[9:])
+        assert mine[-1] == f"OK face recognised: {name}" and decision["accepted"] is True
+        assert not {"distances", "threshold", "liveness", "matches", "reason"} & set(decision)
         listed = raw_as(uid, daemon.socket, "LIST 1", gid=gid)
         assert [json.loads(x[5:])["user"] for x in listed if x.startswith("USER ")] == [name]
         assert raw_as(uid, daemon.socket, f"REMOVE 1 {name}", "wrong", gid=gid)[-1].startswith("DENIED")
