@@ -78,7 +78,7 @@ class Lockout:
         self.base_delay = float(base_delay)
         self.max_delay = float(max_delay)
         self.unsaved: State | None = None  # the newest state when it could not be written (full disk)
-        self._mutex = threading.Lock()  # in-process serialisation, also when the lock file cannot be made
+        self._mutex = threading.RLock()  # in-process serialisation (lock screen: face thread + password thread)
 
     # -- policy ---------------------------------------------------------------------------------------------
     def delay_after(self, failures: int) -> float:
@@ -120,9 +120,11 @@ class Lockout:
         still fails.
         """
         if self.unsaved is not None:
-            self._write(*self.unsaved)
-            if self.unsaved is not None:
-                return self.unsaved
+            with self._mutex:
+                if self.unsaved is not None:
+                    self._write(*self.unsaved)
+                if self.unsaved is not None:
+                    return self.unsaved
         try:
             raw = self.path.read_bytes()
         except FileNotFoundError:
