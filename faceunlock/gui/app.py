@@ -356,7 +356,7 @@ def run_app(weights: str = "auto", device: str = "cpu", source: str | None = Non
     app.setWindowIcon(app_icon())
     settings = Settings.load()
     if source:
-        settings.source = source  # this run only; Settings saves it if the user presses Save there
+        settings.source = source  # this run only: Settings stores a camera only (issue 9.7), never this
     collector = GuiThreadGC(parent=app)
     collector.start()
     win = MainWindow(settings, weights, device)
