@@ -313,7 +313,14 @@ def install(opts: Options) -> list[str]:
             before = _snapshot(opts.root)
             _write(opts, PROFILE_PATH, profile.encode(), 0o644, man, log)
             man.save(opts.root)
-            _run_pam_auth_update(opts.root)
+            try:
+                _run_pam_auth_update(opts.root)
+            except InstallError:
+                if man.created_files.get(PROFILE_PATH) and not man.pam_auth_update:
+                    opts.path(PROFILE_PATH).unlink(missing_ok=True)  # a profile PAM never took must not linger
+                    del man.created_files[PROFILE_PATH]
+                    man.save(opts.root)
+                raise
             man.pam_auth_update = True
             after = _snapshot(opts.root)
             for rel in sorted(set(before) | set(after)):
