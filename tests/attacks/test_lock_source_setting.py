@@ -54,10 +54,10 @@ def _read_until(p: subprocess.Popen, text: str, timeout: float) -> tuple[bool, s
     os.set_blocking(p.stderr.fileno(), False)
     seen, deadline = [], time.monotonic() + timeout
     while time.monotonic() < deadline:
-        line = p.stderr.readline()
+        line = p.stderr.readline()  # non-blocking: may be a partial line, so search the whole text
         if line:
             seen.append(line)
-            if text in line:
+            if text in "".join(seen):
                 return True, "".join(seen)
         elif p.poll() is not None:
             break
