@@ -188,8 +188,10 @@ class DaemonClient:
         return self.request(_line("VERIFY", user, **ranges), on_info, on_connect=on_connect)
 
     def enroll(self, user: str, label: str = "default", replace: bool = False, password: PasswordPrompt | None = None,
-               on_info: Callable[[str], None] | None = None, **ranges: int) -> Reply:  # fmt: skip
-        return self.request(_line("ENROLL", user, label=label, replace=int(replace), **ranges), on_info, password)
+               on_info: Callable[[str], None] | None = None, on_connect: Callable[[Connection], None] | None = None,
+               **ranges: int) -> Reply:  # fmt: skip
+        line = _line("ENROLL", user, label=label, replace=int(replace), **ranges)
+        return self.request(line, on_info, password, on_connect)
 
     def remove(self, user: str, password: PasswordPrompt | None = None) -> Reply:
         return self.request(_line("REMOVE", user), None, password)

@@ -195,7 +195,10 @@ class MainWindow(QMainWindow):
         self.store_problem.setText(store[0].text if store else "")
         selected = self.selected_user()
         self.users.clear()
-        for u in status.users:
+        from faceunlock.gui.daemon_test import daemon_users
+
+        local = {u.name for u in status.users}  # faces the system daemon holds are listed too (marked so)
+        for u in [*status.users, *(d for d in daemon_users() if d.name not in local)]:
             item = self._user_item(u)
             if u.name == selected or (selected is None and self.users.count() == 1):
                 item.setSelected(True)
@@ -280,10 +283,20 @@ class MainWindow(QMainWindow):
         w.open()
 
     def enrol(self) -> None:
+        from faceunlock.gui.daemon_test import enrol_if_daemon
+
+        if (d := enrol_if_daemon(self)) is not None:  # the system daemon runs: enrol there (its camera, its store)
+            d.finished.connect(lambda _: self.refresh())
+            return
         self._wizard("new", None)
 
     def add_appearance(self) -> None:
         if (user := self.selected_user()) is not None:
+            from faceunlock.gui.daemon_test import enrol_if_daemon, enrolled_in_daemon
+
+            if enrolled_in_daemon(user) and (d := enrol_if_daemon(self, user, label="extra")) is not None:
+                d.finished.connect(lambda _: self.refresh())
+                return
             self._wizard("add", user)
 
     def test_recognition(self) -> None:
@@ -307,6 +320,11 @@ class MainWindow(QMainWindow):
                                       f"Delete all face data of {user}? Face unlock stops working for {user} "
                                       "until they enrol again; their password still works.")  # fmt: skip
         if answer != QMessageBox.StandardButton.Yes:
+            return
+        from faceunlock.gui.daemon_test import remove_if_daemon
+
+        if remove_if_daemon(self, user) is not None:  # the system daemon held it (removed, or refused and said so)
+            self.refresh()
             return
         from faceunlock.store import TemplateStore
 

@@ -153,3 +153,155 @@ def open_if_daemon(parent: QWidget, user: str) -> bool:
         return False
     DaemonRecognitionDialog(path, user, parent=parent).open()
     return True
+
+
+# -- enrol / remove through the daemon ---------------------------------------------------------------------------
+def daemon_users(path: str | Path | None = None) -> list:
+    """The faces the system daemon holds that this process may see (root: all; a user: their own), as UserInfo."""
+    from faceunlock.health import UserInfo
+
+    found = path if path is not None else system_socket()
+    if found is None:
+        return []
+    try:
+        reply = DaemonClient(found, timeout=2.0).list_users()
+    except DaemonError:
+        return []
+    if not reply.ok:
+        return []
+    return [UserInfo(u["user"], [f"{a['label']} ({a['model']}, system store)" for a in u.get("appearances", [])],
+                     u.get("error", "")) for u in reply.users]  # fmt: skip
+
+
+def ask_account_password(parent: QWidget, user: str) -> str | None:
+    """The account password the daemon checks by PAM (root needs none: returns ""); None when cancelled."""
+    import os
+
+    if os.geteuid() == 0:
+        return ""
+    from PySide6.QtWidgets import QInputDialog, QLineEdit
+
+    text, ok = QInputDialog.getText(parent, "Your account password",
+                                    f"The system face service checks it before it changes the face of {user}:",
+                                    QLineEdit.EchoMode.Password)  # fmt: skip
+    return text if ok else None
+
+
+class DaemonEnrollThread(QThread):
+    info = Signal(str)
+    decided = Signal(str, str)
+    failed = Signal(str)
+
+    def __init__(self, path: str | Path, user: str, label: str, password: str, ranges: dict | None = None,
+                 parent=None) -> None:  # fmt: skip
+        super().__init__(parent)
+        self.path, self.user, self.label, self._password = path, user, label, password
+        self.ranges = ranges or {}
+        self.connection: Connection | None = None
+
+    def run(self) -> None:
+        def keep(conn: Connection) -> None:
+            self.connection = conn
+
+        try:
+            reply = DaemonClient(self.path, timeout=600).enroll(self.user, self.label, password=lambda _: self._password,
+                                                                on_info=self.info.emit, on_connect=keep, **self.ranges)  # fmt: skip
+        except DaemonError as e:
+            if not self.isInterruptionRequested():
+                self.failed.emit(str(e))
+            return
+        self.decided.emit(reply.word, reply.text)
+
+    def cancel(self) -> None:
+        self.requestInterruption()
+        if self.connection is not None:
+            self.connection.hang_up()
+
+
+class DaemonEnrollDialog(QDialog):
+    """Enrol (or add an appearance) in the daemon's system store: its camera; progress, then the result."""
+
+    def __init__(self, path: str | Path, user: str, password: str, *, label: str = "default",
+                 ranges: dict | None = None, parent: QWidget | None = None) -> None:  # fmt: skip
+        super().__init__(parent)
+        self.word: str | None = None
+        self.setWindowTitle(f"Enrol {user} (system face service)")
+        self.setStyleSheet(APP_STYLE)
+        self.resize(520, 260)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(24, 20, 24, 16)
+        lay.addWidget(QLabel(f"Enrolling {user}", objectName="title"))
+        lay.addWidget(QLabel("Look at the camera and turn your head a little. The system face service takes the "
+                             "pictures and keeps the face where only it can read it.", objectName="muted",
+                             wordWrap=True))  # fmt: skip
+        self.progress = QLabel("", alignment=Qt.AlignmentFlag.AlignCenter, wordWrap=True)
+        lay.addWidget(self.progress, 1)
+        self.result = QLabel("", objectName="section", alignment=Qt.AlignmentFlag.AlignCenter, wordWrap=True)
+        lay.addWidget(self.result)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        close = QPushButton("Close", objectName="primary")
+        close.clicked.connect(self.accept)
+        row.addWidget(close)
+        lay.addLayout(row)
+        self.thread = DaemonEnrollThread(path, user, label, password, ranges, parent=self)
+        self.thread.info.connect(self.progress.setText)
+        self.thread.decided.connect(self._on_decided)
+        self.thread.failed.connect(lambda m: self._on_decided("UNAVAIL", m))
+        self.thread.start()
+
+    def _on_decided(self, word: str, text: str) -> None:
+        import json
+
+        self.word = word
+        if word == "OK":
+            info = json.loads(text)
+            self.result.setText(f"Enrolled: {info['templates']} templates from {info['frames_usable']} good frames.")
+            self.result.setStyleSheet(f"color: {COLORS['good']};")
+        else:
+            self.result.setText(f"Not enrolled: {text}")
+            self.result.setStyleSheet(f"color: {COLORS['bad']};")
+
+    def done(self, result: int) -> None:
+        if self.thread is not None:
+            self.thread.cancel()  # closing mid-capture cancels: nothing is saved
+            self.thread.wait(5000)
+            self.thread = None
+        super().done(result)
+
+
+def enrol_if_daemon(parent: QWidget, user: str | None = None, label: str = "default") -> DaemonEnrollDialog | None:
+    """When the system daemon answers, enrol `user` (default: this login) there and return the open dialog."""
+    import getpass
+
+    path = system_socket()
+    if path is None or daemon_answers(path) is None:
+        return None
+    user = user or getpass.getuser()
+    password = ask_account_password(parent, user)
+    if password is None:
+        return None
+    d = DaemonEnrollDialog(path, user, password, label=label, parent=parent)
+    d.open()
+    return d
+
+
+def remove_if_daemon(parent: QWidget, user: str) -> bool | None:
+    """Remove `user`'s face from the system store when the daemon holds it: True/False = done/refused, None =
+    not the daemon's (the caller removes from the user's own store)."""
+    from PySide6.QtWidgets import QMessageBox
+
+    path = system_socket()
+    if path is None or not enrolled_in_daemon(user, path):
+        return None
+    password = ask_account_password(parent, user)
+    if password is None:
+        return False
+    try:
+        reply = DaemonClient(path).remove(user, password=lambda _: password)
+    except DaemonError as e:
+        QMessageBox.warning(parent, "Remove face data", str(e))
+        return False
+    if not reply.ok:
+        QMessageBox.warning(parent, "Remove face data", f"The system face service refused: {reply.text}")
+    return reply.ok

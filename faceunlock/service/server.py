@@ -463,9 +463,11 @@ class Daemon:
             finally:
                 frames.close()
             if client.hung_up():
-                self.counters.cancelled += 1
                 raise Hangup()  # nothing saved
             result = session.finish()
+        except Hangup:
+            self.counters.cancelled += 1
+            raise
         except EnrollmentError as e:
             return self._final(client, "FAIL", str(e))
         except FaceUnlockError as e:

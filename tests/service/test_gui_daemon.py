@@ -99,3 +99,45 @@ def test_a_recorded_source_or_an_unenrolled_user_keeps_the_local_face_thread(dae
     assert daemon_face_thread("root", "0", 0.0) is None  # no face in the daemon: the user's own store
     monkeypatch.setenv("FACEUNLOCK_SOCKET", str(d.base / "absent.sock"))
     assert daemon_face_thread(user, "0", 0.0) is None
+
+
+def test_enrol_and_remove_through_the_daemon_from_the_gui(qtbot, daemon, monkeypatch):
+    from PySide6.QtWidgets import QWidget
+
+    from faceunlock.gui.daemon_test import (
+        DaemonEnrollDialog,
+        daemon_users,
+        enrolled_in_daemon,
+        remove_if_daemon,
+    )
+
+    d, owner = daemon
+    monkeypatch.setenv("FACEUNLOCK_SOCKET", str(d.socket))
+    with account() as (name, _, _):
+        dialog = DaemonEnrollDialog(d.socket, name, "", ranges={"limit": 100})  # root: no password asked
+        qtbot.addWidget(dialog)
+        qtbot.waitUntil(lambda: dialog.word is not None, timeout=60000)
+        assert dialog.word == "OK" and dialog.result.text().startswith("Enrolled:")
+        dialog.accept()
+        rows = {u.name: u for u in daemon_users(d.socket)}
+        assert set(rows) == {owner, name} and rows[name].appearances[0].endswith("system store)")
+        parent = QWidget()
+        qtbot.addWidget(parent)
+        assert remove_if_daemon(parent, name) is True
+        assert not enrolled_in_daemon(name, d.socket)
+        assert remove_if_daemon(parent, name) is None  # not the daemon's (any more): the caller's own store
+
+
+def test_closing_the_enrol_dialog_saves_nothing(qtbot, daemon):
+    from faceunlock.gui.daemon_test import DaemonEnrollDialog
+
+    d, _ = daemon
+    before = cancelled(d)
+    with account() as (name, _, _):
+        dialog = DaemonEnrollDialog(d.socket, name, "", ranges={"limit": 100})
+        qtbot.addWidget(dialog)
+        qtbot.waitUntil(lambda: dialog.progress.text().startswith("2/20"), timeout=60000)
+        dialog.reject()
+        qtbot.waitUntil(lambda: cancelled(d) == before + 1, timeout=5000)
+        assert dialog.word is None
+        assert not list((d.state / "templates").glob(f"*/{name}.fut"))
