@@ -9,7 +9,7 @@ Never shown as locked without the grab (issue 9.4): on X11 another client (a men
 can hold the keyboard grab, and then typed keys — the password included — go to that client, not to us. Like
 i3lock and xsecurelock we grab before we count as locked and retry; unlike i3lock (which gives up and exits after
 about a second) we keep the screen covered and keep retrying every 200 ms, but say so plainly on screen ("Cannot
-lock: another program holds the keyboard — retrying"), disable the password field, log it, and report "screen
+lock: another program holds the keyboard — retrying"), hide the password field, log it, and report "screen
 locked" (on_first_paint) only once both grabs are held. Platforms that cannot grab at all (Wayland, offscreen)
 are not X11: there the desktop's own locker is the answer (`faceunlock lock` warns).
 
@@ -161,7 +161,7 @@ class LockPanel(QWidget):
         """Non-empty: the screen is NOT locked (another client has the grab): say so in place of the clock."""
         self.grab_warning.setText(text)
         self.grab_warning.setVisible(bool(text))
-        for w in (self.clock, self.date):
+        for w in (self.clock, self.date, self.password, self.button):  # no field that invites typing
             w.setVisible(not text)
 
     def set_source_note(self, text: str) -> None:
