@@ -28,6 +28,7 @@ from faceunlock.embed import Backbone
 from faceunlock.errors import StoreError
 from faceunlock.pipeline import FaceProcessor, FrameResult
 from faceunlock.policy import AuthPolicy
+from faceunlock.reasons import Rejection
 from faceunlock.verify import Decision, Verifier
 
 if TYPE_CHECKING:
@@ -109,7 +110,7 @@ class Attempt:
             policy.track_distance if policy.track_distance is not None else engine.calibration.threshold
         )
         self.frames_seen = 0
-        self.rejected: Counter[str] = Counter()
+        self.rejected: Counter[Rejection] = Counter()
         self.live_scores: list[float] = []  # per judged frame, in order
         self.resets = 0  # times another face took over
         self.ended = ""  # why the attempt stopped short of a verdict (max frames, timeout, locked out)
@@ -150,7 +151,7 @@ class Attempt:
                 self._window_live.clear()
             t = self._track = _Track(r.face, embedding, [])
         elif any(chip_change(c, g) < self.policy.min_change for c in t.chips):
-            self.rejected["repeated frame"] += 1  # a looped still or a frozen camera: no new evidence
+            self.rejected[Rejection.REPEATED] += 1  # a looped still or a frozen camera: no new evidence
             return
         t.face, t.embedding = r.face, embedding
         t.chips.append(g)

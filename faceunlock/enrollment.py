@@ -19,6 +19,7 @@ from faceunlock.embed import pairwise_distances
 from faceunlock.errors import FaceUnlockError
 from faceunlock.pipeline import FaceProcessor, FrameResult
 from faceunlock.poses import PoseCoverage
+from faceunlock.reasons import Rejection
 
 
 class EnrollmentError(FaceUnlockError):
@@ -62,7 +63,7 @@ class EnrollmentSession:
         self.max_outlier_fraction = max_outlier_fraction
         self.chips: list[np.ndarray] = []
         self.frames_seen = 0
-        self.rejected: Counter[str] = Counter()
+        self.rejected: Counter[Rejection] = Counter()
         self._last_landmarks: np.ndarray | None = None
 
     @property
@@ -88,8 +89,8 @@ class EnrollmentSession:
             self.rejected[r.rejection] += 1
         elif not self.done:
             if self.coverage.classify(r.quality.yaw).full:
-                self.rejected["pose already captured"] += 1
-                q = dataclasses.replace(r.quality, ok=False, reasons=["pose already captured"],
+                self.rejected[Rejection.POSE_CAPTURED] += 1
+                q = dataclasses.replace(r.quality, ok=False, reasons=[Rejection.POSE_CAPTURED],
                                         guidance=self.coverage.next_prompt())  # fmt: skip
                 return FrameResult(r.face, q, None, r.n_faces)
             lm = r.face.landmarks
@@ -99,7 +100,7 @@ class EnrollmentSession:
                 self.coverage.add(r.quality.yaw)
                 self._last_landmarks = lm
             else:
-                self.rejected["duplicate frame"] += 1
+                self.rejected[Rejection.DUPLICATE] += 1
         return r
 
     def finish(self) -> EnrollmentResult:

@@ -12,6 +12,7 @@ import numpy as np
 from faceunlock.detect import Face, FaceDetector, choose_primary
 from faceunlock.embed import Backbone
 from faceunlock.quality import Quality, QualityLimits, assess
+from faceunlock.reasons import Rejection
 
 
 @dataclass
@@ -26,19 +27,18 @@ class FrameResult:
         return self.chip is not None
 
     @property
-    def rejection(self) -> str | None:
-        """Why this frame cannot be used, as a short key for counting ("no face", "too dark" …), or None."""
+    def rejection(self) -> Rejection | None:
+        """Why this frame cannot be used (the first gate that failed), or None when it is usable."""
         if self.face is None:
-            return "no face"
-        if self.chip is None:
-            reasons = self.quality.reasons if self.quality is not None else []
-            return reasons[0].split(" (")[0] if reasons else "unusable"
+            return Rejection.NO_FACE
+        if self.chip is None and self.quality is not None and self.quality.reasons:
+            return self.quality.reasons[0]
         return None
 
     @property
     def message(self) -> str:
         if self.face is None:
-            return "No face found: look at the camera"
+            return Rejection.NO_FACE.guidance
         if self.quality is not None and not self.quality.ok:
             return self.quality.guidance
         return "Face found"

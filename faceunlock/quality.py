@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from faceunlock.detect import Face
+from faceunlock.reasons import Rejection
 
 
 @dataclass(frozen=True)
@@ -31,8 +32,9 @@ class QualityLimits:
 @dataclass
 class Quality:
     ok: bool
-    reasons: list[str] = field(default_factory=list)
-    guidance: str = ""
+    reasons: list[Rejection] = field(default_factory=list)  # every gate that failed, in gate order
+    guidance: str = ""  # the first fix to ask for
+    details: list[str] = field(default_factory=list)  # the measurements behind `reasons` ("brightness 31" …)
     size: float = 0.0
     brightness: float = 0.0
     sharpness: float = 0.0
@@ -74,28 +76,24 @@ def assess(image: np.ndarray, face: Face, limits: QualityLimits | None = None) -
     brightness = float(patch.mean())
     sharpness = float(cv2.Laplacian(patch, cv2.CV_64F).var())
     yaw, pitch, roll = head_pose(face)
-    reasons, guidance = [], []
+    failed: list[tuple[Rejection, str, str]] = []  # (reason, measurement, guidance)
     if face.width < lim.min_face_px:
-        reasons.append(f"face too small ({face.width:.0f} px < {lim.min_face_px:.0f})")
-        guidance.append("Move closer to the camera")
+        failed.append((Rejection.TOO_SMALL, f"{face.width:.0f} px < {lim.min_face_px:.0f}", ""))
     if brightness < lim.min_brightness:
-        reasons.append(f"too dark (brightness {brightness:.0f})")
-        guidance.append("Too dark: turn on a light facing you")
+        failed.append((Rejection.TOO_DARK, f"brightness {brightness:.0f}", ""))
     elif brightness > lim.max_brightness:
-        reasons.append(f"overexposed (brightness {brightness:.0f})")
-        guidance.append("Too bright: avoid light shining into the camera")
+        failed.append((Rejection.OVEREXPOSED, f"brightness {brightness:.0f}", ""))
     if sharpness < lim.min_sharpness:
-        reasons.append(f"blurred (sharpness {sharpness:.1f})")
-        guidance.append("Hold still")
+        failed.append((Rejection.BLURRED, f"sharpness {sharpness:.1f}", ""))
     if abs(roll) > lim.max_roll_deg:
-        reasons.append(f"head tilted ({roll:.0f}°)")
-        guidance.append("Keep your head upright")
+        failed.append((Rejection.TILTED, f"{roll:.0f}°", ""))
     if abs(yaw) > lim.max_yaw:
-        reasons.append(f"head turned (yaw {yaw:+.2f})")
         # nose towards image-right = the person turned to their left; mirror preview shows it the other way
-        guidance.append("Look slightly " + ("right" if yaw > 0 else "left") + ", towards the camera")
+        failed.append((Rejection.TURNED, f"yaw {yaw:+.2f}",
+                       "Look slightly " + ("right" if yaw > 0 else "left") + ", towards the camera"))  # fmt: skip
     if not lim.pitch_range[0] <= pitch <= lim.pitch_range[1]:
-        reasons.append(f"head tilted {'up' if pitch < lim.pitch_range[0] else 'down'} (pitch {pitch:.2f})")
-        guidance.append("Look straight at the camera")
-    return Quality(not reasons, reasons, guidance[0] if guidance else "", face.width, brightness, sharpness,
-                   yaw, pitch, roll)  # fmt: skip
+        up = pitch < lim.pitch_range[0]
+        failed.append((Rejection.LOOKING_UP if up else Rejection.LOOKING_DOWN, f"pitch {pitch:.2f}", ""))
+    guidance = (failed[0][2] or failed[0][0].guidance) if failed else ""
+    return Quality(not failed, [r for r, _, _ in failed], guidance, [d for _, d, _ in failed], face.width,
+                   brightness, sharpness, yaw, pitch, roll)  # fmt: skip

@@ -32,7 +32,7 @@ class Decision:
     matches: int = 0
     required: int = 0
     model: str = ""
-    rejected_frames: dict[str, int] = field(default_factory=dict)  # quality reason → count
+    rejected_frames: dict[str, int] = field(default_factory=dict)  # Rejection (a str) → count
     liveness: float | None = None  # mean live probability over the last window's judged frames, if run
     spoof: bool = False
     locked_out_s: float = 0.0  # > 0: refused by the lockout before any frame was read; wait this long

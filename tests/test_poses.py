@@ -10,6 +10,7 @@ from faceunlock.enrollment import EnrollmentSession
 from faceunlock.pipeline import FrameResult
 from faceunlock.poses import PoseCoverage
 from faceunlock.quality import Quality
+from faceunlock.reasons import Rejection
 
 
 def test_classify_and_prompts():
@@ -57,7 +58,7 @@ def test_session_refuses_frames_of_a_covered_pose_with_the_next_instruction():
     assert s.can_finish and not s.done and len(s.chips) == 12
     r = s.offer(None)
     assert not r.usable and r.message == "Turn your head slightly to your left"
-    assert r.quality.reasons == ["pose already captured"] and len(s.chips) == 12
+    assert r.quality.reasons == [Rejection.POSE_CAPTURED] and len(s.chips) == 12
     proc.yaw = 0.2
     assert s.offer(None).usable and len(s.chips) == 13  # the missing pose still gets in
-    assert s.rejected["pose already captured"] == 1
+    assert s.rejected[Rejection.POSE_CAPTURED] == 1 and s.rejected["pose already captured"] == 1  # a str key too

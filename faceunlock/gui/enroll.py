@@ -34,6 +34,7 @@ from faceunlock.gui.enroll_capture import EnrollSummary, EnrollThread
 from faceunlock.gui.theme import APP_STYLE, COLORS, app_icon
 from faceunlock.gui.workers import PreviewFrame, retire, run_async
 from faceunlock.proof import MIN_PASSWORD  # one rule for the GUI and the CLI
+from faceunlock.reasons import Rejection
 
 if TYPE_CHECKING:
     from faceunlock.auth import Engine
@@ -389,7 +390,7 @@ class EnrollWizard(QDialog):
         r = frame.result
         if frame.note == "captured":
             self.view.set_guidance("Got it", ok=True)
-        elif r is not None and r.quality is not None and r.quality.reasons == ["pose already captured"]:
+        elif r is not None and r.quality is not None and Rejection.POSE_CAPTURED in r.quality.reasons:
             self.view.set_guidance("")  # the instruction above already says which pose is missing
         elif r is not None:
             self.view.set_guidance(r.message if not r.usable else "Hold still")
