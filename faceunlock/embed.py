@@ -55,7 +55,7 @@ class Backbone:
         return F.normalize(out, p=2, dim=1) if self.normalize else out
 
     def embed(self, chips: np.ndarray, batch_size: int = 32) -> np.ndarray:
-        """Descriptors for aligned chips (N×S×S×3 uint8) → N×D float32. Compare with Euclidean distance."""
+        """Descriptors for aligned chips (N×S×S×3 uint8) → N×D float32, compared by `distance` (Euclidean)."""
         import torch
 
         chips = np.asarray(chips)
@@ -69,6 +69,13 @@ class Backbone:
         if not outs:
             return np.zeros((0, self.embedding_dim), np.float32)
         return np.concatenate(outs).astype(np.float32)
+
+    @property
+    def distance(self) -> str:
+        """How this network's embeddings are compared (the registry's word; `pairwise_distances` computes it)."""
+        from faceunlock.backbones import architecture
+
+        return architecture(self.arch).distance
 
     def describe(self) -> str:
         where = str(self.weights_path) if self.weights_path else "(in memory)"

@@ -18,12 +18,12 @@ from pathlib import Path
 
 from faceunlock import paths
 from faceunlock.atomic import write_atomic
+from faceunlock.backbones import architecture, detect
 from faceunlock.embed import Backbone
 from faceunlock.errors import WeightsError
 from faceunlock.files import NotRegularFile, read_regular
 
 CHECKPOINT_FORMAT = "faceunlock-backbone/1"
-ARCHES = ("inception", "dlib-resnet34")
 
 
 def allow_untrained_default() -> bool:
@@ -101,35 +101,14 @@ def _torch_load(data: bytes, path: Path) -> dict:
 
 
 def _build(arch: str, state_dict: dict | None, weights_path: Path | None, sha: str, device: str, meta: dict):
-    if arch == "inception":
-        import torch
-
-        from faceunlock.backbones.inception import InceptionBackbone, InceptionNet, inception_state_dict
-
-        net = InceptionNet()
-        if state_dict is not None:
-            try:
-                net.load_state_dict(inception_state_dict(state_dict))
-            except RuntimeError as e:
-                raise WeightsError(f"{weights_path}: does not fit InceptionResnetV1 ({e})") from e
-        net = net.to(memory_format=torch.channels_last)
-        return InceptionBackbone(net=net, weights_path=weights_path, sha256=sha, device=device, meta=meta)
-    if arch == "dlib-resnet34":
-        from faceunlock.backbones import dlib_resnet
-
-        bb = dlib_resnet.from_state_dict(state_dict, weights_path, sha, device=device)
-        bb.meta.update(meta)
-        return bb
-    raise WeightsError(f"{weights_path}: unknown architecture '{arch}' (known: {', '.join(ARCHES)})")
-
-
-def _detect_arch(sd: dict, path: Path) -> str:
-    keys = [k.removeprefix("module.").removeprefix("model.") for k in sd]
-    if any(k.startswith("conv2d_1a") for k in keys):
-        return "inception"
-    if any(k.startswith("conv32_down") or k.startswith("fc") for k in keys):
-        return "dlib-resnet34"
-    raise WeightsError(f"{path}: unrecognised state dict (neither InceptionResnetV1 nor dlib ResNet-34)")
+    """The registry's network for `arch`, with these weights (None: random init), stamped with `meta`."""
+    try:
+        a = architecture(arch)
+    except WeightsError as e:
+        raise WeightsError(f"{weights_path}: {e}") from None
+    bb = a.load_module().from_state_dict(state_dict, weights_path, sha, device=device)
+    bb.meta.update(meta)
+    return bb
 
 
 def load_weights_file(path: Path, device: str = "cpu", allow_untrained: bool | None = None) -> Backbone:
@@ -153,17 +132,10 @@ def load_weights_file(path: Path, device: str = "cpu", allow_untrained: bool | N
         meta.update({k: raw[k] for k in ("untrained", "base", "label") if k in raw})
         untrained = bool(raw.get("untrained"))
     else:
-        arch, sd = _detect_arch(raw, path), raw
+        arch, sd = detect(raw, path).key, raw
         untrained = False
     bb = _build(arch, sd, path, sha, device, meta)
-    if arch == "inception":
-        from faceunlock.backbones.inception import looks_untrained
-
-        untrained = untrained or looks_untrained(bb.net)
-    elif arch == "dlib-resnet34":
-        from faceunlock.backbones.dlib_resnet import looks_untrained as dlib_looks_untrained
-
-        untrained = untrained or dlib_looks_untrained(bb.net)
+    untrained = untrained or architecture(arch).load_module().looks_untrained(bb.net)
     allow = allow_untrained_default() if allow_untrained is None else allow_untrained
     if untrained and not allow:
         raise WeightsError(

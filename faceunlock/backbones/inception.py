@@ -7,14 +7,17 @@ standardised as (x − 127.5) / 128; embeddings are L2-normalised 512-d vectors.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
 from faceunlock.align import crop_box
+from faceunlock.backbones import ARCHITECTURES
 from faceunlock.detect import Face
 from faceunlock.embed import Backbone
+from faceunlock.errors import WeightsError
 
 PRETRAINED = {
     "vggface2": {
@@ -76,9 +79,9 @@ def looks_untrained(net: InceptionNet) -> bool:
 @dataclass
 class InceptionBackbone(Backbone):
     name = "inception-resnet-v1"
-    arch = "inception"
-    input_size = 160
-    embedding_dim = 512
+    arch = ARCHITECTURES["inception"].key
+    input_size = ARCHITECTURES["inception"].input_size
+    embedding_dim = ARCHITECTURES["inception"].embedding_dim
     normalize = True
     feature_dim = 1792
     margin = 0
@@ -90,3 +93,17 @@ class InceptionBackbone(Backbone):
         x = torch.from_numpy(np.ascontiguousarray(chips)).to(self.device).permute(0, 3, 1, 2).float()
         x = (x - 127.5) / 128.0
         return x.contiguous(memory_format=torch.channels_last)
+
+
+def from_state_dict(state_dict: dict | None, weights_path: Path | None, sha256: str, device: str = "cpu",
+                    ) -> InceptionBackbone:  # fmt: skip
+    """Wrap a facenet-pytorch or fine-tuned InceptionResnetV1 state dict (None: random init, for tests and
+    `--base random`); a mismatched dict is a WeightsError naming its file."""
+    net = InceptionNet()
+    if state_dict is not None:
+        try:
+            net.load_state_dict(inception_state_dict(state_dict))
+        except RuntimeError as e:
+            raise WeightsError(f"{weights_path}: does not fit InceptionResnetV1 ({e})") from e
+    net = net.to(memory_format=torch.channels_last)
+    return InceptionBackbone(net=net, weights_path=weights_path, sha256=sha256, device=device)

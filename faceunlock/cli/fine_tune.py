@@ -11,6 +11,7 @@ from pathlib import Path
 
 
 def add_parser(sub) -> None:
+    from faceunlock.backbones import ARCHITECTURES  # no torch: the registry of networks
     from faceunlock.train.config import default as D  # no torch: the defaults' one place
 
     p = sub.add_parser(
@@ -36,7 +37,7 @@ def add_parser(sub) -> None:
     m.add_argument("--base", default=D("base"), metavar="SPEC",
                    help="starting model: auto, vggface2, casia-webface, dlib-resnet34, a weights file / fine-tune "
                         "folder, or random (untrained; its output is marked untrained)")  # fmt: skip
-    m.add_argument("--arch", default=D("arch"), choices=["inception", "dlib-resnet34"],
+    m.add_argument("--arch", default=D("arch"), choices=list(ARCHITECTURES),
                    help="architecture for --base random")  # fmt: skip
     m.add_argument("--train-layers", default=D("train_layers"), choices=["head", "block8", "all"],
                    help="head: projection only (trunk features cached, epochs take ms); block8: + the last block; "

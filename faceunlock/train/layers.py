@@ -9,19 +9,11 @@ from __future__ import annotations
 
 from torch import nn
 
+from faceunlock.backbones import architecture
 from faceunlock.errors import WeightsError
 
 TRAIN_LAYERS = ("head", "block8", "all")
 
-# Module names per architecture; `mode` modules have no weights but behave differently when training.
-GROUPS: dict[str, dict[str, tuple[str, ...]]] = {
-    "inception": {
-        "head": ("model.last_linear", "model.last_bn"),
-        "block8": ("model.block8",),
-        "mode": ("model.dropout",),
-    },
-    "dlib-resnet34": {"head": ("fc",), "block8": ("conv256_down_out",), "mode": ()},
-}
 
 
 def trainable_names(arch: str, layers: str) -> list[str]:
@@ -30,9 +22,9 @@ def trainable_names(arch: str, layers: str) -> list[str]:
         raise ValueError(f"--train-layers must be one of {TRAIN_LAYERS}, not {layers!r}")
     if layers == "all":
         return [""]
-    if arch not in GROUPS:
+    g = architecture(arch).train_layers  # module names; `mode` modules have no weights but train differently
+    if not g:
         raise WeightsError(f"no layer map for architecture {arch!r}: use --train-layers all")
-    g = GROUPS[arch]
     names = list(g["head"]) + list(g["mode"])
     return names if layers == "head" else list(g["block8"]) + names
 
