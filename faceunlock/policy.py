@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from faceunlock.errors import InvalidInput
+
 
 @dataclass(frozen=True)
 class AuthPolicy:
@@ -26,9 +28,9 @@ class AuthPolicy:
 
     def __post_init__(self) -> None:
         if not 1 <= self.required <= self.window:
-            raise ValueError("need 1 ≤ required ≤ window")
+            raise InvalidInput("need 1 ≤ required ≤ window")
         if self.max_frames < 1 or (self.max_judged is not None and self.max_judged < self.required):
-            raise ValueError("need max_frames ≥ 1 and max_judged ≥ required")
+            raise InvalidInput("need max_frames ≥ 1 and max_judged ≥ required")
 
     @classmethod
     def with_window(cls, window: int | None = None, required: int | None = None, **kw) -> AuthPolicy:
