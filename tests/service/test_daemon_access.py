@@ -57,14 +57,17 @@ def owner():
 def daemon(owner, pam_service):
     need("liveness", "webcam-replay", "real.mov")
     base = public_dir("fu-daemon-")
-    d = Daemon(base, REAL_MOV, None, "--pam-service", pam_service).start()
-    r = cli("enroll", owner[0], "--source", REAL_MOV, "--daemon", d.socket, "--max-frames", "100", "--json")
-    assert r.returncode == 0, r.stderr + d.log.read_text()
-    info = json.loads(r.stdout)
-    assert info["user"] == owner[0] and 3 <= info["templates"] <= 10 and info["frames_seen"] <= 100
-    yield d
-    d.stop()
-    shutil.rmtree(base, ignore_errors=True)
+    d = Daemon(base, REAL_MOV, None, "--pam-service", pam_service)
+    try:
+        d.start()
+        r = cli("enroll", owner[0], "--source", REAL_MOV, "--daemon", d.socket, "--max-frames", "100", "--json")
+        assert r.returncode == 0, r.stderr + d.log.read_text()
+        info = json.loads(r.stdout)
+        assert info["user"] == owner[0] and 3 <= info["templates"] <= 10 and info["frames_seen"] <= 100
+        yield d
+    finally:
+        d.stop()
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def status(d: Daemon) -> dict:
@@ -142,7 +145,7 @@ def test_client_that_hangs_up_frees_the_camera(daemon, owner):
         assert first.makefile("rb").readline().decode().startswith("INFO")
     t = time.monotonic()  # hung up mid-attempt: the next request gets the camera within a frame or two
     while (answer := request(daemon.socket, f"AUTH 1 {user} skip=100"))[-1].startswith("UNAVAIL busy"):
-        assert time.monotonic() - t < 1.5, "camera still held after the client left"
+        assert time.monotonic() - t < 3.0, "camera still held after the client left"
         time.sleep(0.05)
     assert answer[-1].startswith("OK"), answer
     assert status(daemon)["cancelled"] == before + 1

@@ -30,12 +30,14 @@ def enrolled():
     need_root()
     need("liveness", "webcam-replay", "real.mov")
     base = public_dir("fu-refusals-")
-    with account() as (name, uid, gid), Daemon(base, REAL_MOV) as d:
-        r = cli("enroll", name, "--source", REAL_MOV, "--daemon", d.socket, "--max-frames", "100")
-        assert r.returncode == 0, r.stderr
-        d.stop()
-        yield base, name
-    shutil.rmtree(base, ignore_errors=True)
+    try:
+        with account() as (name, uid, gid), Daemon(base, REAL_MOV) as d:
+            r = cli("enroll", name, "--source", REAL_MOV, "--daemon", d.socket, "--max-frames", "100")
+            assert r.returncode == 0, r.stderr
+            d.stop()
+            yield base, name
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture

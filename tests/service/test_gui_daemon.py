@@ -21,10 +21,12 @@ def daemon():
     need_root()
     need("liveness", "webcam-replay", "real.mov")
     base = public_dir("fu-gui-daemon-")
-    with account() as (name, _, _), Daemon(base, REAL_MOV) as d:
-        assert request(d.socket, f"ENROLL 1 {name} limit=100")[-1].startswith("OK")
-        yield d, name
-    shutil.rmtree(base, ignore_errors=True)
+    try:
+        with account() as (name, _, _), Daemon(base, REAL_MOV) as d:
+            assert request(d.socket, f"ENROLL 1 {name} limit=100")[-1].startswith("OK")
+            yield d, name
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def cancelled(d: Daemon) -> int:
