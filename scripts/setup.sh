@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(xvfb xauth imagemagick gnome-keyring dbus dbus-x11 libegl1 libgl1 libfontconfig1 libdbus-1-3
   libxkbcommon0 libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0
   libxcb-xkb1 libxcb-shape0 libxcb-randr0 libxcb-xinerama0 libxcb-xfixes0 libglib2.0-0
-  gcc make libpam0g-dev pamtester)
+  gcc make libpam0g-dev pamtester
+  libx11-6 libxtst6)  # the X11 grab test's second client (tests/attacks/x11_client.py, ctypes)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

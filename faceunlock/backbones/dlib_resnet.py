@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from faceunlock.align import warp_to_template
+from faceunlock.backbones import ARCHITECTURES
 from faceunlock.detect import Face
 from faceunlock.embed import Backbone
 from faceunlock.errors import WeightsError
@@ -177,7 +178,8 @@ def _read_bytes(path: Path) -> bytes:
         raise WeightsError(f"cannot read weight file {path}: {e.strerror or e}") from e
 
 
-def load_faceapi_weights(manifest_path: Path | str, bin_path: Path | str) -> dict[str, torch.Tensor]:
+def load_faceapi_weights(manifest_path: Path | str, bin_path: Path | str, *, manifest_bytes: bytes | None = None,
+                         bin_bytes: bytes | None = None) -> dict[str, torch.Tensor]:  # fmt: skip
     """Decode face-api.js's TF.js weight files into a DlibResNet34 state dict.
 
     Quantised tensors are stored as uint8 with value = q·scale + min; a few (the conv64 filters) are plain
@@ -186,7 +188,8 @@ def load_faceapi_weights(manifest_path: Path | str, bin_path: Path | str) -> dic
     """
     manifest_path, bin_path = Path(manifest_path), Path(bin_path)
     try:
-        groups = json.loads(_read_bytes(manifest_path).decode("utf-8"))
+        raw = manifest_bytes if manifest_bytes is not None else _read_bytes(manifest_path)
+        groups = json.loads(raw.decode("utf-8"))
         specs = [w for group in groups for w in group["weights"]]
         for w in specs:  # validate the fields we rely on before touching the .bin
             _ = (str(w["name"]), [int(d) for d in w["shape"]], str(w.get("dtype", "float32")))
@@ -195,7 +198,7 @@ def load_faceapi_weights(manifest_path: Path | str, bin_path: Path | str) -> dic
     except (ValueError, TypeError, KeyError, AttributeError) as e:
         raise WeightsError(f"weight manifest {manifest_path} is not a valid TF.js manifest: {e!r}") from e
 
-    blob = _read_bytes(bin_path)
+    blob = bin_bytes if bin_bytes is not None else _read_bytes(bin_path)
     expected_keys = DlibResNet34().state_dict()
     sizes = []
     for w in specs:
@@ -262,9 +265,9 @@ class DlibResNetBackbone(Backbone):
     """dlib's ResNet behind the common Backbone interface: template-warped 150 px chips, raw-L2 descriptors."""
 
     name = "dlib-resnet34"
-    arch = "dlib-resnet34"
-    input_size = 150
-    embedding_dim = 128
+    arch = ARCHITECTURES["dlib-resnet34"].key
+    input_size = ARCHITECTURES["dlib-resnet34"].input_size
+    embedding_dim = ARCHITECTURES["dlib-resnet34"].embedding_dim
     normalize = False
     feature_dim = 256
 
@@ -301,8 +304,12 @@ def from_state_dict(
 def load_bundled(device: str = "cpu") -> DlibResNetBackbone:
     """The offline default: dlib's pretrained network from models/dlib-resnet34/."""
     bin_path = BUNDLED_DIR / BIN_NAME
-    state = load_faceapi_weights(BUNDLED_DIR / MANIFEST_NAME, bin_path)
-    backbone = from_state_dict(state, bin_path, bundled_sha256(), device=device)
+    # Read once: the fingerprint is of the bytes loaded (issue 9.12), same formula as bundled_sha256().
+    bin_bytes, manifest_bytes = _read_bytes(bin_path), _read_bytes(BUNDLED_DIR / MANIFEST_NAME)
+    sha = hashlib.sha256(bin_bytes + manifest_bytes).hexdigest()
+    state = load_faceapi_weights(BUNDLED_DIR / MANIFEST_NAME, bin_path, manifest_bytes=manifest_bytes,
+                                 bin_bytes=bin_bytes)  # fmt: skip
+    backbone = from_state_dict(state, bin_path, sha, device=device)
     backbone.meta.update(
         {"source": "dlib_face_recognition_resnet_model_v1 via face-api.js", "license": "CC0"}
     )

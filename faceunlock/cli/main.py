@@ -11,7 +11,7 @@ import os
 import sys
 
 COMMANDS = ["enroll", "verify", "users", "align", "calibrate", "evaluate", "fine_tune", "doctor", "models", "gui",
-            "lock", "autostart", "daemon", "system"]  # fmt: skip
+            "lock", "autostart", "daemon", "system", "password"]  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:

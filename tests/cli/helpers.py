@@ -20,11 +20,13 @@ class Result:
         return json.loads(self.out)
 
 
-def faceunlock(*args: str | Path, home: Path | None = None, env: dict | None = None, timeout: float = 2400) -> Result:
+def faceunlock(*args: str | Path, home: Path | None = None, env: dict | None = None, timeout: float = 2400,
+               stdin: str | None = None) -> Result:
     e = dict(os.environ)
     e.update(env or {})
     cmd = [sys.executable, "-m", "faceunlock"]
     if home is not None:
         cmd += ["--home", str(home)]
-    p = subprocess.run(cmd + [str(a) for a in args], capture_output=True, text=True, env=e, timeout=timeout)
+    p = subprocess.run(cmd + [str(a) for a in args], capture_output=True, text=True, env=e, timeout=timeout,
+                       **({"input": stdin} if stdin is not None else {"stdin": subprocess.DEVNULL}))
     return Result(p.returncode, p.stdout, p.stderr)
