@@ -170,8 +170,8 @@ def check_camera(source: str) -> Check:
     """Open the source and read one frame; a video or folder works but is flagged (not a camera)."""
     from faceunlock.capture import describe_source, is_camera, open_source
 
-    fix = ("Plug in a webcam, close other apps using it, or choose a video file or image folder in Settings."
-           if is_camera(source) else "Choose another source in Settings.")  # fmt: skip
+    fix = ("Plug in a webcam, close other apps using it, or choose another camera in Settings."
+           if is_camera(source) else "Check the file or folder given with --source.")  # fmt: skip
     try:
         with open_source(source) as src:
             frame = src.read()
@@ -184,7 +184,8 @@ def check_camera(source: str) -> Check:
     if is_camera(source):
         return Check("camera", "Camera", State.OK, f"Camera {source} works ({w}×{h}).")
     return Check("camera", "Camera", State.WARN,
-                 f"Using {describe_source(source)} ({w}×{h}) instead of a webcam (set in Settings).")  # fmt: skip
+                 f"Using {describe_source(source)} ({w}×{h}) instead of a webcam (given with --source for this "
+                 "run; Settings can only name a camera).")  # fmt: skip
 
 
 def check_device(device: str = "cpu") -> Check:

@@ -58,7 +58,7 @@ def test_missing_camera_and_no_password_say_what_to_do(qtbot, gui_home, fast_mod
     qtbot.addWidget(w)
     wait_status(qtbot, w)
     cam = w.lines["camera"]
-    assert cam.state == "error" and "Choose another source in Settings" in cam.text.text()
+    assert cam.state == "error" and "given with --source" in cam.text.text()
     assert w.lines["keyring"].state == "warn" and "choose one when you enrol" in w.lines["keyring"].text.text()
     assert w.users.count() == 0 and w.empty_hint.isVisibleTo(w)
     assert w.enrol_btn.isEnabled() and not w.test_btn.isEnabled() and not w.lock_btn.isEnabled()
