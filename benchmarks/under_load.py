@@ -13,6 +13,7 @@ Goal (issue 13): loaded ≤ 2.5× quiet; fair share on two cores is ~1.5–2×.
 
     PYTHONPATH=. .venv/bin/python benchmarks/under_load.py                 # all policies, warm + cold
     PYTHONPATH=. .venv/bin/python benchmarks/under_load.py --no-cold --repeats 5 --json out/load.json
+    PYTHONPATH=. .venv/bin/python benchmarks/under_load.py --phases 5   # cold-start phases only, quiet
 
 Run it with nothing else on the machine: the "quiet" column must be quiet.
 """
@@ -127,6 +128,27 @@ def enrol_cold_user(home: Path) -> None:
         raise SystemExit(f"enrolment failed:\n{r.stderr[-3000:]}")
 
 
+def phases(home: Path, runs: int) -> None:
+    """`faceunlock verify --timings` `runs` times on a quiet machine: the median time at which each phase ends."""
+    cmd = [sys.executable, "-m", "faceunlock", "--home", str(home), "verify", "bench", "--source", str(REAL_MOV),
+           "--skip", "100", "--weights", "dlib-resnet34", "--timings"]  # fmt: skip
+    ends: dict[str, list[float]] = {}
+    for _ in range(runs):
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env={**os.environ, "PYTHONPATH": str(REPO)})
+        if r.returncode != 0:
+            raise SystemExit(f"verify failed (rc {r.returncode}):\n{r.stdout[-1500:]}\n{r.stderr[-1500:]}")
+        for line in r.stderr.splitlines():
+            if line.startswith("timing: "):
+                name, at = line[8:].split(" at ")
+                ends.setdefault(name.strip(), []).append(float(at.split("s")[0]))
+    prev = 0.0
+    print(f"cold `faceunlock verify` phases, median of {runs} runs (process start → decision):")
+    for name, ts in ends.items():
+        m = median(ts)
+        print(f"  {name:<30} ends at {m:5.2f} s  (+{m - prev:4.2f})")
+        prev = m
+
+
 def median(xs: list[float]) -> float:
     return statistics.median(xs) if xs else float("nan")
 
@@ -138,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--policies", nargs="+", choices=list(POLICIES), default=list(POLICIES)[:3])
     ap.add_argument("--no-cold", action="store_true", help="only the warm in-process decision")
     ap.add_argument("--json", type=Path, metavar="OUT", help="also write every number here")
+    ap.add_argument("--phases", type=int, metavar="N", help="only: the cold-start phases of N quiet runs")
     args = ap.parse_args(argv)
     if not REAL_MOV.is_file():
         print(f"under_load: missing {REAL_MOV}", file=sys.stderr)
@@ -147,6 +170,13 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
         ctx = None
+        if args.phases:
+            from tests.keyring_session import private_keyring
+
+            with private_keyring(Path(tmp) / "keyring"):
+                enrol_cold_user(Path(tmp) / "home")
+                phases(Path(tmp) / "home", args.phases)
+            return 0
         if not args.no_cold:
             from tests.keyring_session import private_keyring
 

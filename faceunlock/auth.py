@@ -52,8 +52,10 @@ class Engine:
     @classmethod
     def load(cls, weights: str = "auto", device: str = "cpu", liveness: bool = True) -> Engine:
         """Everything an attempt needs; missing weights/calibration/liveness model raise (fail closed)."""
+        from faceunlock.cpu import apply_inference_policy
         from faceunlock.weights import resolve_backbone
 
+        apply_inference_policy()  # every process that unlocks (CLI, GUI, lock screen, daemon) builds its engine here
         backbone = resolve_backbone(weights, device=device)
         calibration = find_calibration(backbone)
         calibration.check_for(backbone)

@@ -26,7 +26,7 @@ def run(args) -> int:
 
     from faceunlock.align import crop_box, warp_to_template
     from faceunlock.errors import DatasetError
-    from faceunlock.facesets import DetectionCache, detect_files, scan_identities
+    from faceunlock.facesets import DetectionCache, iter_detect_files, scan_identities
 
     ids = scan_identities(args.src)
     if not ids:
@@ -43,7 +43,7 @@ def run(args) -> int:
     cache = DetectionCache()
     written, skipped_existing, problems = 0, 0, []
     try:
-        for det in detect_files(files, cache=cache, progress=not args.json, keep_images=True):
+        for det in iter_detect_files(files, cache=cache, progress=not args.json, keep_images=True):
             if det.face is None:
                 problems.append(det.problem)
                 continue

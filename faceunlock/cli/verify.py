@@ -22,6 +22,9 @@ def add_parser(sub) -> None:
     p.add_argument("--timeout", type=float, default=None, metavar="S", help="give up after S seconds")
     p.add_argument("--no-liveness", action="store_true",
                    help="skip the photo/screen check (MiniFASNet); only for cameras where it misjudges live faces")  # fmt: skip
+    p.add_argument("--timings", action="store_true",
+                   help="print the cold-start phases on stderr (start and imports, model, templates, first frame, "
+                        "decision)")  # fmt: skip
     add_json(p)
     from faceunlock.cli.daemon import add_daemon_flag
 
@@ -29,7 +32,26 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
+def _since_process_start() -> float:
+    """Seconds since this process was started (Linux /proc), so interpreter start and imports are counted."""
+    import os
+
+    with open("/proc/self/stat") as f:
+        start_ticks = int(f.read().rsplit(")", 1)[1].split()[19])
+    with open("/proc/uptime") as f:
+        uptime = float(f.read().split()[0])
+    return uptime - start_ticks / os.sysconf("SC_CLK_TCK")
+
+
 def run(args) -> int:
+    import time
+
+    marks = [("start and imports", _since_process_start())]
+    t0 = time.perf_counter() - marks[0][1]
+
+    def mark(name: str) -> None:
+        marks.append((name, time.perf_counter() - t0))
+
     from faceunlock.auth import Engine, authenticate, user_templates
     from faceunlock.cli.common import open_store
     from faceunlock.lockout import Lockout
@@ -45,8 +67,11 @@ def run(args) -> int:
         from faceunlock.errors import StoreError
 
         raise StoreError(f"no templates for '{args.user}': enrol first (faceunlock enroll {args.user} --source …)")
+    mark("store opened")
     engine = Engine.load(args.weights, args.device, liveness=not args.no_liveness)
+    mark("model, calibration, liveness")
     templates = user_templates(store, args.user, engine.backbone)
+    mark("templates (keyring, decrypt)")
     policy = AuthPolicy(required=args.required, window=args.window, max_frames=args.frames,
                         timeout_s=args.timeout)  # fmt: skip
 
@@ -54,11 +79,23 @@ def run(args) -> int:
         with open_cli_source(args) as src:
             yield from src
 
+    def first_frame(_r) -> None:
+        if len(marks) == 4:
+            mark("first frame analysed")
+
     source = frames()
     try:
-        decision = authenticate(engine, templates, source, lockout=Lockout(), policy=policy)
+        decision = authenticate(engine, templates, source, lockout=Lockout(), policy=policy, on_frame=first_frame)
     finally:
         source.close()  # release the camera now, not at garbage collection
+    mark("decision")
+    if args.timings:
+        import sys
+
+        prev = 0.0
+        for name, t in marks:
+            print(f"timing: {name:<30} at {t:6.2f} s  (+{t - prev:5.2f})", file=sys.stderr)
+            prev = t
     if args.json:
         emit_json({"user": args.user, **decision.to_dict()})
     else:
