@@ -197,8 +197,11 @@ def open_source(spec: str | int | list, skip: int = 0, limit: int | None = None,
 
 
 def is_camera(spec: str | int) -> bool:
-    """A camera index ("0"), as opposed to a video file, an image or a folder standing in for one."""
-    return isinstance(spec, int) or (isinstance(spec, str) and spec.isdigit())
+    """A camera index ("0"; at most 3 ASCII digits), as opposed to a video, an image or a folder standing in for
+    one. The settings file may hold only this (decision 010/008: a file any process of the user can write)."""
+    if isinstance(spec, int):
+        return spec >= 0
+    return isinstance(spec, str) and spec.isascii() and spec.isdigit() and len(spec) <= 3
 
 
 def describe_source(spec: str) -> str:

@@ -6,9 +6,12 @@ The numbers and the data they were chosen from: docs/decisions/009-one-attempt.m
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from faceunlock.errors import InvalidInput
+
+MIN_WINDOW, MAX_WINDOW = 3, 15  # the window a person may choose (Settings, `faceunlock lock --frames`)
 
 
 @dataclass(frozen=True)
@@ -33,8 +36,8 @@ class AuthPolicy:
             raise InvalidInput("need max_frames ≥ 1 and max_judged ≥ required")
 
     @classmethod
-    def with_window(cls, window: int | None = None, required: int | None = None, **kw) -> AuthPolicy:
-        """The default policy with a different window (GUI settings, CLI flags); None keeps the default."""
-        base = cls()
-        return cls(required=base.required if required is None else required,
-                   window=base.window if window is None else window, **kw)  # fmt: skip
+    def for_window(cls, window: int | None = None, **kw) -> AuthPolicy:
+        """The policy for a window a person chose (Settings, `lock --frames`; None: the default), clamped to
+        MIN_WINDOW..MAX_WINDOW: 60 % of its frames must match, at least 2 (one lucky frame never unlocks)."""
+        w = min(MAX_WINDOW, max(MIN_WINDOW, window if window is not None else cls.window))
+        return cls(required=max(2, min(w, math.ceil(0.6 * w))), window=w, **kw)

@@ -46,8 +46,8 @@ def test_policy_defaults_and_validation():
     p = AuthPolicy()
     assert (p.required, p.window, p.max_frames, p.timeout_s) == (3, 5, 60, None)
     assert p.live_threshold == DEFAULT_THRESHOLD
-    assert AuthPolicy.with_window(7) == AuthPolicy(window=7)
-    assert AuthPolicy.with_window(None, 2) == AuthPolicy(required=2)
+    assert AuthPolicy.for_window(7) == AuthPolicy(window=7, required=5)  # 60 % of the window
+    assert AuthPolicy.for_window(None) == AuthPolicy() and AuthPolicy.for_window(1).window == 3
     for bad in ({"required": 0}, {"required": 6}, {"max_frames": 0}, {"max_judged": 2}):
         with pytest.raises(ValueError):
             AuthPolicy(**bad)

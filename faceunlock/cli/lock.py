@@ -50,14 +50,15 @@ def run(args: argparse.Namespace) -> int:
 
     from faceunlock.cli.common import require_gui
     from faceunlock.errors import KeyringError
-    from faceunlock.gui.settings import MAX_WINDOW, MIN_WINDOW, Settings, required_matches
+    from faceunlock.gui.settings import Settings
+    from faceunlock.policy import AuthPolicy
     from faceunlock.secrets import has_password
     from faceunlock.store import validate_user
 
     require_gui()
     user = validate_user(args.user or getpass.getuser())
     settings = Settings.load()
-    window = min(MAX_WINDOW, max(MIN_WINDOW, args.frames or settings.window))
+    policy = AuthPolicy.for_window(args.frames or settings.window)
     if (problem := check_display()) is not None:
         print(f"faceunlock: error: {problem}", file=sys.stderr)
         return 2
@@ -76,5 +77,5 @@ def run(args: argparse.Namespace) -> int:
               f"lock takes frames only from a camera (using camera {settings.source}); give a video or folder "
               "with --source for a test or demo", file=sys.stderr)  # fmt: skip
     return run_lock(user, args.source or settings.source, weights=args.weights, device=args.device,
-                    window=window, required=required_matches(window), rearm_s=max(0.0, args.face_delay),
+                    window=policy.window, required=policy.required, rearm_s=max(0.0, args.face_delay),
                     skip=args.skip)  # fmt: skip

@@ -308,7 +308,7 @@ class MainWindow(QMainWindow):
 
         if open_if_daemon(self, user):  # the system daemon holds this face: it decides, as for sudo
             return
-        d = RecognitionDialog(self.engine, self.settings.source, user, self.settings.window, self.settings.required,
+        d = RecognitionDialog(self.engine, self.settings.source, user, self.settings.policy.window, self.settings.policy.required,
                               parent=self)  # fmt: skip
         d.open()
 

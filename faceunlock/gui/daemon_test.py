@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLa
 
 from faceunlock.daemon_client import Connection, DaemonClient, DaemonError, daemon_answers, system_socket
 from faceunlock.gui.theme import APP_STYLE, COLORS
+from faceunlock.gui.verdict_dialog import VerdictDialog
 
 
 def store_in_use(path: str | Path | None = None) -> str:
@@ -67,73 +68,39 @@ class DaemonVerifyThread(QThread):
             self.connection.hang_up()
 
 
-class DaemonRecognitionDialog(QDialog):
+class DaemonRecognitionDialog(VerdictDialog):
     def __init__(self, path: str | Path, user: str, *, ranges: dict | None = None, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.path, self.user, self.ranges = path, user, ranges
+        note = QLabel("Asked of the system face service (faceunlockd): its camera, its stored face.",
+                      objectName="muted", wordWrap=True)  # fmt: skip
+        self.progress = QLabel("", alignment=Qt.AlignmentFlag.AlignCenter, wordWrap=True)
+        super().__init__(user, [(note, 0), (self.progress, 1)], (560, 320), parent)
+        self.path, self.ranges = path, ranges
         self.thread: DaemonVerifyThread | None = None
         self.word: str | None = None
         self.decision: dict | None = None
-        self.setWindowTitle(f"Test recognition: {user}")
-        self.setStyleSheet(APP_STYLE)
-        self.resize(560, 320)
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(24, 20, 24, 16)
-        lay.addWidget(QLabel(f"Is this {user}?", objectName="title"))
-        lay.addWidget(QLabel("Asked of the system face service (faceunlockd): its camera, its stored face.",
-                             objectName="muted", wordWrap=True))  # fmt: skip
-        self.progress = QLabel("", alignment=Qt.AlignmentFlag.AlignCenter, wordWrap=True)
-        lay.addWidget(self.progress, 1)
-        self.verdict = QLabel("", objectName="section", alignment=Qt.AlignmentFlag.AlignCenter)
-        self.detail = QLabel("", objectName="muted", wordWrap=True, alignment=Qt.AlignmentFlag.AlignCenter)
-        lay.addWidget(self.verdict)
-        lay.addWidget(self.detail)
-        row = QHBoxLayout()
-        row.addStretch(1)
-        self.again = QPushButton("Try again")
-        self.again.clicked.connect(self.start)
-        close = QPushButton("Close", objectName="primary")
-        close.clicked.connect(self.accept)
-        row.addWidget(self.again)
-        row.addWidget(close)
-        lay.addLayout(row)
         self.start()
 
     def start(self) -> None:
         self._stop()
         self.word, self.decision = None, None
-        self.again.setEnabled(False)
-        self.verdict.setStyleSheet("")
-        self.verdict.setText("Look at the camera…")
-        self.detail.setText("")
+        self.show_waiting()
         t = DaemonVerifyThread(self.path, self.user, self.ranges, parent=self)
         t.info.connect(self.progress.setText)
         t.decided.connect(self._on_decided)
-        t.failed.connect(self._on_failed)
+        t.failed.connect(self.show_failure)
         self.thread = t
         t.start()
 
     def _on_decided(self, word: str, text: str, decision: dict | None) -> None:
         self.word, self.decision = word, decision
-        self.again.setEnabled(True)
         good = word == "OK"
-        self.verdict.setText(f"Recognised: this is {self.user}" if good else
-                             f"Not recognised as {self.user}" if word == "FAIL" else "The test could not run")  # fmt: skip
-        self.verdict.setStyleSheet(f"color: {COLORS['good'] if good else COLORS['bad']};")
+        detail = text
         if decision and decision.get("frames_usable") and "threshold" in decision:  # root sees the numbers
             best = min(decision["distances"]) if decision.get("distances") else None
             closest = f"closest distance {best:.3f}, " if best is not None else ""
-            self.detail.setText(f"{decision['matches']} of {decision['frames_usable']} good frames matched "
-                                f"({closest}threshold {decision['threshold']:.3f}, model {decision['model']}). "
-                                f"{'' if good else text}")  # fmt: skip
-        else:
-            self.detail.setText(text)
-
-    def _on_failed(self, message: str) -> None:
-        self.again.setEnabled(True)
-        self.verdict.setText("The test could not run")
-        self.verdict.setStyleSheet(f"color: {COLORS['bad']};")
-        self.detail.setText(message)
+            detail = (f"{decision['matches']} of {decision['frames_usable']} good frames matched ({closest}threshold "
+                      f"{decision['threshold']:.3f}, model {decision['model']}). {'' if good else text}")  # fmt: skip
+        self.show_verdict(good, detail, ran=word in ("OK", "FAIL"))
 
     def _stop(self) -> None:
         if self.thread is not None:

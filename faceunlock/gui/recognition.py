@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QWidget
 
 from faceunlock.gui.camera_view import CameraView
 from faceunlock.gui.face_unlock import lock_screen_policy
-from faceunlock.gui.theme import APP_STYLE, COLORS
+from faceunlock.gui.verdict_dialog import VerdictDialog
 from faceunlock.gui.workers import FrameThread, PreviewFrame, retire
 
 if TYPE_CHECKING:
@@ -62,46 +62,23 @@ class RecognitionThread(FrameThread):
             self.decided.emit(self.session.decision("the source ended"))
 
 
-class RecognitionDialog(QDialog):
+class RecognitionDialog(VerdictDialog):
     def __init__(self, engine_provider: Callable[[], Engine], source: str, user: str, window: int | None = None,
                  required: int | None = None, *, realtime: bool = True, skip: int = 0,
                  parent: QWidget | None = None) -> None:  # fmt: skip
-        super().__init__(parent)
-        self.engine_provider, self.source, self.user = engine_provider, source, user
+        self.view = CameraView()
+        super().__init__(user, [(self.view, 1)], (760, 600), parent)
+        self.engine_provider, self.source = engine_provider, source
         self.decision_window, self.required, self.realtime, self.skip = window, required, realtime, skip
         self.thread: RecognitionThread | None = None
         self.decision = None
-        self.setWindowTitle(f"Test recognition: {user}")
-        self.setStyleSheet(APP_STYLE)
-        self.resize(760, 600)
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(24, 20, 24, 16)
-        lay.addWidget(QLabel(f"Is this {user}?", objectName="title"))
-        self.view = CameraView()
-        lay.addWidget(self.view, 1)
-        self.verdict = QLabel("Look at the camera…", objectName="section", alignment=Qt.AlignmentFlag.AlignCenter)
-        self.detail = QLabel("", objectName="muted", wordWrap=True, alignment=Qt.AlignmentFlag.AlignCenter)
-        lay.addWidget(self.verdict)
-        lay.addWidget(self.detail)
-        row = QHBoxLayout()
-        row.addStretch(1)
-        self.again = QPushButton("Try again")
-        self.again.clicked.connect(self.start)
-        close = QPushButton("Close", objectName="primary")
-        close.clicked.connect(self.accept)
-        row.addWidget(self.again)
-        row.addWidget(close)
-        lay.addLayout(row)
         self.start()
 
     def start(self) -> None:
         if self.thread is not None:
             retire(self.thread)
         self.decision = None
-        self.again.setEnabled(False)
-        self.verdict.setStyleSheet("")
-        self.verdict.setText("Look at the camera…")
-        self.detail.setText("")
+        self.show_waiting()
         t = RecognitionThread(self.source, self.engine_provider, self.user, self.decision_window, self.required,
                               realtime=self.realtime, skip=self.skip, parent=self)  # fmt: skip
         t.frame_ready.connect(self._on_frame)
@@ -122,25 +99,14 @@ class RecognitionDialog(QDialog):
 
     def _on_decided(self, decision) -> None:
         self.decision = decision
-        self.again.setEnabled(True)
-        if decision.accepted:
-            self.verdict.setText(f"Recognised: this is {self.user}")
-            self.verdict.setStyleSheet(f"color: {COLORS['good']};")
-            self.view.set_guidance("Recognised", ok=True)
-        else:
-            self.verdict.setText(f"Not recognised as {self.user}")
-            self.verdict.setStyleSheet(f"color: {COLORS['bad']};")
-            self.view.set_guidance("")
         best = f"closest distance {min(decision.distances):.3f}, " if decision.distances else ""
         why = "" if decision.accepted else f" {decision.reason[:1].upper()}{decision.reason[1:]}."
-        self.detail.setText(f"{decision.matches} of {decision.frames_usable} good frames matched ({best}threshold "
-                            f"{decision.threshold:.3f}, model {decision.model}).{why}")  # fmt: skip
+        self.show_verdict(decision.accepted, f"{decision.matches} of {decision.frames_usable} good frames matched "
+                          f"({best}threshold {decision.threshold:.3f}, model {decision.model}).{why}")  # fmt: skip
+        self.view.set_guidance("Recognised" if decision.accepted else "", ok=decision.accepted)
 
     def _on_failed(self, message: str) -> None:
-        self.again.setEnabled(True)
-        self.verdict.setText("The test could not run")
-        self.verdict.setStyleSheet(f"color: {COLORS['bad']};")
-        self.detail.setText(message)
+        self.show_failure(message)
         self.view.set_placeholder("No picture")
 
     def done(self, result: int) -> None:

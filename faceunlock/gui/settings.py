@@ -15,30 +15,20 @@ No Qt import: `faceunlock lock` reads these before it builds any window.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from faceunlock import paths
 from faceunlock.atomic import write_text_atomic
+from faceunlock.capture import is_camera
 from faceunlock.files import read_regular
+from faceunlock.policy import MAX_WINDOW, MIN_WINDOW, AuthPolicy
 
 FILENAME = "gui.json"
-MIN_WINDOW, MAX_WINDOW = 3, 15
 
 
 def settings_path() -> Path:
     return paths.config_dir() / FILENAME
-
-
-def is_camera_index(source: str) -> bool:
-    """A camera index such as "0" (what the settings file may hold), not a path."""
-    return source.isascii() and source.isdigit() and len(source) <= 3
-
-
-def required_matches(window: int) -> int:
-    """Matching frames needed among `window` usable ones: 60 %, at least 2 (one lucky frame never unlocks)."""
-    return max(2, min(window, math.ceil(0.6 * window)))
 
 
 @dataclass
@@ -47,12 +37,13 @@ class Settings:
     decision; `ignored_source`: a non-camera source the file held and that load() refused."""
 
     source: str = "0"
-    window: int = 5
+    window: int = AuthPolicy.window
     ignored_source: str = field(default="", compare=False, repr=False)
 
     @property
-    def required(self) -> int:
-        return required_matches(self.window)
+    def policy(self) -> AuthPolicy:
+        """The attempt rule for the chosen window (the core's: 60 % of the window must match)."""
+        return AuthPolicy.for_window(self.window)
 
     @classmethod
     def load(cls, path: Path | None = None) -> Settings:
@@ -66,7 +57,7 @@ class Settings:
         if isinstance(data, dict):
             src = data.get("source")
             if isinstance(src, str) and src.strip():
-                if is_camera_index(src.strip()):
+                if is_camera(src.strip()):
                     s.source = src.strip()
                 else:
                     s.ignored_source = src.strip()
@@ -76,7 +67,7 @@ class Settings:
 
     def save(self, path: Path | None = None) -> Path:
         """Write atomically (a crash never leaves half a settings file); ValueError for a non-camera source."""
-        if not is_camera_index(self.source):
+        if not is_camera(self.source):
             raise ValueError(f"only a camera can be saved as the source (got {self.source!r}): a video or folder "
                              "is given on the command line for one run (--source)")  # fmt: skip
         path = path or settings_path()

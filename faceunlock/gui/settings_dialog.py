@@ -24,8 +24,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from faceunlock.gui.settings import MAX_WINDOW, MIN_WINDOW, Settings, is_camera_index, required_matches
+from faceunlock.capture import is_camera
+from faceunlock.gui.settings import Settings
 from faceunlock.gui.theme import APP_STYLE
+from faceunlock.policy import MAX_WINDOW, MIN_WINDOW, AuthPolicy
 
 CAMERAS = 10  # camera indexes offered in the list
 
@@ -50,11 +52,11 @@ class SettingsDialog(QDialog):
         for i in range(CAMERAS):
             self.kind.addItem(f"Camera {i}", str(i))
         src = settings.source
-        if is_camera_index(src) and int(src) < CAMERAS:
+        if is_camera(src) and int(src) < CAMERAS:
             self.kind.setCurrentIndex(int(src))
         form.addRow("Camera", self.kind)
         self.source_note = QLabel(objectName="muted", wordWrap=True)
-        if not is_camera_index(src):
+        if not is_camera(src):
             self.source_note.setText(f"This run reads {src} (given with --source) instead of a camera. Settings "
                                      "only ever store a camera: the lock screen looks at nothing else.")  # fmt: skip
         else:
@@ -90,7 +92,7 @@ class SettingsDialog(QDialog):
 
     def _window_changed(self) -> None:
         n = self.window_spin.value()
-        self.window_help.setText(f"The face must match in {required_matches(n)} of {n} good frames in a row. "
+        self.window_help.setText(f"The face must match in {AuthPolicy.for_window(n).required} of {n} good frames in a row. "
                                  "More frames: harder to fool, a little slower to unlock.")  # fmt: skip
 
     def chosen_source(self) -> str:

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from faceunlock.gui.settings import Settings, required_matches, settings_path
+from faceunlock.gui.settings import Settings, settings_path
 from faceunlock.gui.settings_dialog import SettingsDialog
+from faceunlock.policy import AuthPolicy
 from faceunlock.system import autostart
 
 
@@ -34,7 +35,8 @@ def test_settings_round_trip_and_bad_files(gui_home: Path):
 
 
 def test_required_matches_never_one_frame():
-    assert [required_matches(n) for n in (3, 5, 10, 15)] == [2, 3, 6, 9]
+    assert [AuthPolicy.for_window(n).required for n in (3, 5, 10, 15)] == [2, 3, 6, 9]
+    assert AuthPolicy.for_window(None) == AuthPolicy() and AuthPolicy.for_window(99).window == 15
 
 
 def test_lock_at_login_toggle_writes_and_removes_the_autostart_entry(qtbot, gui_home: Path):
