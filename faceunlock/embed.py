@@ -21,7 +21,9 @@ if TYPE_CHECKING:
 
 @dataclass
 class Backbone:
-    """A loaded face model. Subclasses set the class attributes and implement align/to_tensor."""
+    """A loaded face model. A subclass names its architecture (`class X(Backbone, arch="dlib-resnet34")`) and takes
+    its key, input size and embedding size from the registry; it sets `name`, `normalize`, `feature_dim` and
+    implements align/to_tensor."""
 
     net: torch.nn.Module
     weights_path: Path | None
@@ -35,6 +37,14 @@ class Backbone:
     embedding_dim = 512
     normalize = True
     feature_dim = 0
+
+    def __init_subclass__(cls, arch: str | None = None, **kw) -> None:
+        super().__init_subclass__(**kw)
+        if arch is not None:
+            from faceunlock.backbones import architecture
+
+            a = architecture(arch)
+            cls.arch, cls.input_size, cls.embedding_dim = a.key, a.input_size, a.embedding_dim
 
     def __post_init__(self) -> None:
         self.net.eval().to(self.device)

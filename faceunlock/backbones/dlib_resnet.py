@@ -22,7 +22,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from faceunlock.align import warp_to_template
-from faceunlock.backbones import ARCHITECTURES
 from faceunlock.detect import Face
 from faceunlock.embed import Backbone
 from faceunlock.errors import WeightsError
@@ -261,13 +260,10 @@ def bundled_sha256() -> str:
 
 # -- the Backbone ---------------------------------------------------------------------------------------------
 @dataclass
-class DlibResNetBackbone(Backbone):
+class DlibResNetBackbone(Backbone, arch="dlib-resnet34"):
     """dlib's ResNet behind the common Backbone interface: template-warped 150 px chips, raw-L2 descriptors."""
 
     name = "dlib-resnet34"
-    arch = ARCHITECTURES["dlib-resnet34"].key
-    input_size = ARCHITECTURES["dlib-resnet34"].input_size
-    embedding_dim = ARCHITECTURES["dlib-resnet34"].embedding_dim
     normalize = False
     feature_dim = 256
 

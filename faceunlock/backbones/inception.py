@@ -14,7 +14,6 @@ import torch
 from torch import nn
 
 from faceunlock.align import crop_box
-from faceunlock.backbones import ARCHITECTURES
 from faceunlock.detect import Face
 from faceunlock.embed import Backbone
 from faceunlock.errors import WeightsError
@@ -77,11 +76,8 @@ def looks_untrained(net: InceptionNet) -> bool:
 
 
 @dataclass
-class InceptionBackbone(Backbone):
+class InceptionBackbone(Backbone, arch="inception"):
     name = "inception-resnet-v1"
-    arch = ARCHITECTURES["inception"].key
-    input_size = ARCHITECTURES["inception"].input_size
-    embedding_dim = ARCHITECTURES["inception"].embedding_dim
     normalize = True
     feature_dim = 1792
     margin = 0
