@@ -130,7 +130,7 @@ def main() -> int:
 
     from faceunlock.gui.recognition import RecognitionDialog
 
-    r = RecognitionDialog(main_win.engine, source, "alice", settings.window, settings.required, realtime=False,
+    r = RecognitionDialog(main_win.engine, source, "alice", settings.policy.window, settings.policy.required, realtime=False,
                           skip=180, parent=main_win)  # fmt: skip
     r.show()
     centre(r)
