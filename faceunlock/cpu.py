@@ -3,8 +3,8 @@
 Why: an unlock runs while the browser, a build or a video call is busy. torch's OpenMP workers spin while they
 wait for work, and on a loaded 2-core machine the spinning threads compete with the very work they wait for:
 with two busy processes beside it a `faceunlock verify` took 2.75–3.6× its quiet time, and MTCNN's small
-convolutions slowed ~10×. The policy (chosen from benchmarks/under_load.py, docs/decisions/018-thread-policy.md):
-idle workers sleep (OMP_WAIT_POLICY=PASSIVE) and inference uses `DEFAULT_THREADS` threads.
+convolutions slowed ~10×. The policy (chosen from benchmarks/under_load.py and daemon_latency.py, decision 018):
+idle workers sleep (OMP_WAIT_POLICY=PASSIVE) and inference uses at most `DEFAULT_THREADS` threads.
 
 Two moments: libgomp reads OMP_WAIT_POLICY once, when torch is imported, so `prepare_environment` runs when the
 faceunlock package is imported (before any of our modules imports torch); the thread count is applied where an
@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 
 THREADS_ENV = "FACEUNLOCK_THREADS"
-DEFAULT_THREADS = 1
+DEFAULT_THREADS = 2  # at most: the per-frame networks are small, more threads gain little (decision 018)
 WAIT_POLICY = "PASSIVE"
 
 
@@ -28,9 +28,9 @@ def prepare_environment() -> None:
 
 
 def inference_threads() -> int:
-    """FACEUNLOCK_THREADS when it is a positive whole number, else DEFAULT_THREADS."""
+    """FACEUNLOCK_THREADS when it is a positive whole number, else DEFAULT_THREADS (no more than the CPUs)."""
     raw = os.environ.get(THREADS_ENV, "").strip()
-    return int(raw) if raw.isdigit() and int(raw) > 0 else DEFAULT_THREADS
+    return int(raw) if raw.isdigit() and int(raw) > 0 else max(1, min(DEFAULT_THREADS, os.cpu_count() or 1))
 
 
 def apply_inference_policy(threads: int | None = None) -> int:
