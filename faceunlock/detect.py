@@ -1,4 +1,4 @@
-"""Face detection with facenet-pytorch's MTCNN: frame → faces (box, score, 5 landmarks).
+"""Face detection with facenet-pytorch's MTCNN networks (run by faceunlock/mtcnn.py): frame → faces (box, score, 5 landmarks).
 
 Detection runs on a downscaled copy of large frames (a webcam face is big; MTCNN's cost grows with pixels), and
 boxes/landmarks are mapped back to full resolution so alignment cuts from the sharp original.
@@ -73,14 +73,13 @@ class FaceDetector:
         thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7),
         min_score: float = 0.9,
     ) -> None:
-        from facenet_pytorch import MTCNN  # slow import: only when a detector is built
+        from faceunlock.mtcnn import MTCNN  # torch: only when a detector is built
 
         self.max_side = max_side
         self.min_score = min_score
         self._min_face_size = min_face_size
-        self._mtcnn = MTCNN(
-            min_face_size=min_face_size, thresholds=list(thresholds), keep_all=True, device=device
-        )
+        self._thresholds = thresholds
+        self._mtcnn = MTCNN(device=device)
 
     def detect(self, image: np.ndarray, min_face_px: float | None = None) -> list[Face]:
         """All faces in an RGB uint8 frame, most confident first.
@@ -88,8 +87,6 @@ class FaceDetector:
         `min_face_px` (frame pixels) skips the pyramid levels that could only find faces the quality gate
         would reject anyway: ~1.25× faster detection on webcam frames (benchmarks/latency.py).
         """
-        import torch
-
         h, w = image.shape[:2]
         scale = 1.0
         small = image
@@ -101,14 +98,8 @@ class FaceDetector:
             floor = max(floor, int(min_face_px * scale))
         if min(small.shape[:2]) < floor:  # MTCNN has no scale to try: it would crash
             return []
-        self._mtcnn.min_face_size = floor
-        with torch.inference_mode():
-            boxes, probs, points = self._mtcnn.detect(small, landmarks=True)
-        if boxes is None:
-            return []
-        boxes = np.asarray(boxes, dtype=np.float32).reshape(-1, 4) / scale
-        points = np.asarray(points, dtype=np.float32).reshape(-1, 5, 2) / scale
-        probs = np.asarray(probs, dtype=np.float32).reshape(-1)
+        boxes, probs, points = self._mtcnn.detect(small, floor, self._thresholds)
+        boxes, points = boxes / scale, points / scale
         faces = [
             Face(box=b, score=float(p), landmarks=pt)
             for b, p, pt in zip(boxes, probs, points, strict=True)

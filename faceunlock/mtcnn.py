@@ -1,0 +1,210 @@
+"""MTCNN face detection (facenet-pytorch's networks and weights) without importing facenet_pytorch.
+
+facenet_pytorch's package import pulls in torchvision, and torchvision torch._dynamo: ~1.5–2 s of every cold
+start (`faceunlock verify`, each CLI test), more than the networks' whole work on a frame, and ~100 MB of RSS. This
+module rebuilds the three networks with the same parameter names, loads the weight files shipped inside the
+facenet-pytorch package (found with importlib without running the package), and runs the same three stages for
+one RGB image: P-Net over a scale pyramid, R-Net and O-Net refinements, non-maximum suppression in between. It
+returns what facenet_pytorch's `MTCNN.detect(img, landmarks=True)` returns for that image (tests/test_mtcnn.py
+holds it to that on real photos and video frames). docs/decisions/020-own-mtcnn-stages.md says why.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.functional import interpolate
+
+from faceunlock.errors import WeightsError
+
+FACTOR = 0.709  # the pyramid's scale step (facenet-pytorch's default)
+
+
+def weights_dir() -> Path:
+    """facenet-pytorch's data/ folder (pnet.pt, rnet.pt, onet.pt), located without importing the package."""
+    spec = importlib.util.find_spec("facenet_pytorch")
+    if spec is None or not spec.submodule_search_locations:
+        raise WeightsError("facenet-pytorch is not installed: its MTCNN weights are needed (pip install "
+                                "facenet-pytorch; scripts/setup.sh does)")  # fmt: skip
+    return Path(next(iter(spec.submodule_search_locations))) / "data"
+
+
+class PNet(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1, self.prelu1 = nn.Conv2d(3, 10, 3), nn.PReLU(10)
+        self.pool1 = nn.MaxPool2d(2, 2, ceil_mode=True)
+        self.conv2, self.prelu2 = nn.Conv2d(10, 16, 3), nn.PReLU(16)
+        self.conv3, self.prelu3 = nn.Conv2d(16, 32, 3), nn.PReLU(32)
+        self.conv4_1, self.conv4_2 = nn.Conv2d(32, 2, 1), nn.Conv2d(32, 4, 1)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = self.pool1(self.prelu1(self.conv1(x)))
+        x = self.prelu3(self.conv3(self.prelu2(self.conv2(x))))
+        return self.conv4_2(x), torch.softmax(self.conv4_1(x), dim=1)
+
+
+class RNet(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1, self.prelu1 = nn.Conv2d(3, 28, 3), nn.PReLU(28)
+        self.pool1 = nn.MaxPool2d(3, 2, ceil_mode=True)
+        self.conv2, self.prelu2 = nn.Conv2d(28, 48, 3), nn.PReLU(48)
+        self.pool2 = nn.MaxPool2d(3, 2, ceil_mode=True)
+        self.conv3, self.prelu3 = nn.Conv2d(48, 64, 2), nn.PReLU(64)
+        self.dense4, self.prelu4 = nn.Linear(576, 128), nn.PReLU(128)
+        self.dense5_1, self.dense5_2 = nn.Linear(128, 2), nn.Linear(128, 4)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = self.pool1(self.prelu1(self.conv1(x)))
+        x = self.pool2(self.prelu2(self.conv2(x)))
+        x = self.prelu3(self.conv3(x)).permute(0, 3, 2, 1).contiguous()
+        x = self.prelu4(self.dense4(x.view(x.shape[0], -1)))
+        return self.dense5_2(x), torch.softmax(self.dense5_1(x), dim=1)
+
+
+class ONet(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1, self.prelu1 = nn.Conv2d(3, 32, 3), nn.PReLU(32)
+        self.pool1 = nn.MaxPool2d(3, 2, ceil_mode=True)
+        self.conv2, self.prelu2 = nn.Conv2d(32, 64, 3), nn.PReLU(64)
+        self.pool2 = nn.MaxPool2d(3, 2, ceil_mode=True)
+        self.conv3, self.prelu3 = nn.Conv2d(64, 64, 3), nn.PReLU(64)
+        self.pool3 = nn.MaxPool2d(2, 2, ceil_mode=True)
+        self.conv4, self.prelu4 = nn.Conv2d(64, 128, 2), nn.PReLU(128)
+        self.dense5, self.prelu5 = nn.Linear(1152, 256), nn.PReLU(256)
+        self.dense6_1, self.dense6_2, self.dense6_3 = nn.Linear(256, 2), nn.Linear(256, 4), nn.Linear(256, 10)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        x = self.pool1(self.prelu1(self.conv1(x)))
+        x = self.pool2(self.prelu2(self.conv2(x)))
+        x = self.pool3(self.prelu3(self.conv3(x)))
+        x = self.prelu4(self.conv4(x)).permute(0, 3, 2, 1).contiguous()
+        x = self.prelu5(self.dense5(x.view(x.shape[0], -1)))
+        return self.dense6_2(x), self.dense6_3(x), torch.softmax(self.dense6_1(x), dim=1)
+
+
+def _load(net: nn.Module, name: str, device: str) -> nn.Module:
+    net.load_state_dict(torch.load(weights_dir() / f"{name}.pt", map_location="cpu", weights_only=True))
+    return net.eval().to(device)
+
+
+def nms(boxes: torch.Tensor, scores: torch.Tensor, iou: float, by_min: bool = False) -> torch.Tensor:
+    """Greedy non-maximum suppression → kept indices, best first.
+
+    Default: torchvision's rule (intersection over union, areas without the +1). `by_min`: facenet-pytorch's last
+    stage (intersection over the smaller area, areas and overlaps with the +1 of pixel-inclusive boxes)."""
+    if len(boxes) == 0:
+        return torch.zeros(0, dtype=torch.long)
+    b = boxes.float().cpu().numpy()
+    s = scores.float().cpu().numpy()
+    one = 1.0 if by_min else 0.0
+    area = (b[:, 2] - b[:, 0] + one) * (b[:, 3] - b[:, 1] + one)
+    order = np.argsort(s, kind="stable")[::-1] if not by_min else np.argsort(s)[::-1]
+    keep = []
+    while order.size:
+        i, rest = order[0], order[1:]
+        keep.append(i)
+        w = np.maximum(0.0, np.minimum(b[i, 2], b[rest, 2]) - np.maximum(b[i, 0], b[rest, 0]) + one)
+        h = np.maximum(0.0, np.minimum(b[i, 3], b[rest, 3]) - np.maximum(b[i, 1], b[rest, 1]) + one)
+        inter = w * h
+        o = inter / np.minimum(area[i], area[rest]) if by_min else inter / (area[i] + area[rest] - inter)
+        order = rest[o <= iou]
+    return torch.as_tensor(np.asarray(keep, np.int64))
+
+
+def _square(b: torch.Tensor) -> torch.Tensor:
+    """Boxes grown to squares around their centres (MTCNN's `rerec`)."""
+    b = b.clone()
+    h, w = b[:, 3] - b[:, 1], b[:, 2] - b[:, 0]
+    side = torch.maximum(w, h)
+    b[:, 0] += w * 0.5 - side * 0.5
+    b[:, 1] += h * 0.5 - side * 0.5
+    b[:, 2], b[:, 3] = b[:, 0] + side, b[:, 1] + side
+    return b
+
+
+def _regress(b: torch.Tensor, reg: torch.Tensor) -> torch.Tensor:
+    b = b.clone()
+    w, h = b[:, 2] - b[:, 0] + 1, b[:, 3] - b[:, 1] + 1
+    b[:, :4] = b[:, :4] + reg[:, :4] * torch.stack([w, h, w, h], dim=1)
+    return b
+
+
+def _crops(img: torch.Tensor, boxes: torch.Tensor, size: int) -> torch.Tensor:
+    """Each box's pixels (1-based inclusive, clipped to the image) resampled to size×size, normalised."""
+    h, w = img.shape[2:]
+    bi = boxes[:, :4].trunc().int().numpy()
+    x, y = np.maximum(bi[:, 0], 1), np.maximum(bi[:, 1], 1)
+    ex, ey = np.minimum(bi[:, 2], w), np.minimum(bi[:, 3], h)
+    out = [interpolate(img[:, :, y[k] - 1 : ey[k], x[k] - 1 : ex[k]], size=(size, size), mode="area")
+           for k in range(len(bi)) if ey[k] > y[k] - 1 and ex[k] > x[k] - 1]  # fmt: skip
+    return (torch.cat(out) - 127.5) * 0.0078125
+
+
+class MTCNN:
+    """The three networks, loaded once; `detect` one RGB uint8 image at a time."""
+
+    def __init__(self, device: str = "cpu") -> None:
+        self.device = device
+        self.pnet, self.rnet, self.onet = (_load(PNet(), "pnet", device), _load(RNet(), "rnet", device),
+                                           _load(ONet(), "onet", device))  # fmt: skip
+
+    @torch.inference_mode()
+    def detect(self, image: np.ndarray, min_face_size: int = 20, thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7),
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+        """→ (boxes N×4 x1,y1,x2,y2, probabilities N, landmarks N×5×2), in image pixels; N may be 0."""
+        empty = (np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros((0, 5, 2), np.float32))
+        img = torch.as_tensor(np.require(image, requirements=['C', 'W']), device=self.device).permute(2, 0, 1)[None].float()
+        h, w = img.shape[2:]
+        scale, side, scales = 12.0 / min_face_size, min(h, w) * 12.0 / min_face_size, []
+        while side >= 12:
+            scales.append(scale)
+            scale, side = scale * FACTOR, side * FACTOR
+        # stage 1: P-Net on every pyramid level, NMS per level then over all
+        found = []
+        for s in scales:
+            x = (interpolate(img, size=(int(h * s + 1), int(w * s + 1)), mode="area") - 127.5) * 0.0078125
+            reg, prob = self.pnet(x)
+            p = prob[0, 1]
+            mask = p >= thresholds[0]
+            if not mask.any():
+                continue
+            yx = mask.nonzero().to(reg.dtype)
+            xy = yx.flip(1)
+            b = torch.cat([((2 * xy + 1) / s).floor(), ((2 * xy + 12) / s).floor(), p[mask][:, None],
+                           reg[0][:, mask].T], dim=1)  # fmt: skip
+            found.append(b[nms(b[:, :4], b[:, 4], 0.5)])
+        if not found:
+            return empty
+        b = torch.cat(found)
+        b = b[nms(b[:, :4], b[:, 4], 0.7)]
+        bw, bh = b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]
+        b = torch.stack([b[:, 0] + b[:, 5] * bw, b[:, 1] + b[:, 6] * bh, b[:, 2] + b[:, 7] * bw,
+                         b[:, 3] + b[:, 8] * bh, b[:, 4]], dim=1)  # fmt: skip
+        b = _square(b)
+        # stage 2: R-Net on 24×24 crops
+        reg, prob = self.rnet(_crops(img, b, 24))
+        keep = prob[:, 1] > thresholds[1]
+        b = torch.cat([b[keep, :4], prob[keep, 1:2]], dim=1)
+        reg = reg[keep]
+        pick = nms(b[:, :4], b[:, 4], 0.7)
+        b = _square(_regress(b[pick], reg[pick]))
+        if len(b) == 0:
+            return empty
+        # stage 3: O-Net on 48×48 crops: scores, box refinement, five landmarks
+        reg, marks, prob = self.onet(_crops(img, b, 48))
+        keep = prob[:, 1] > thresholds[2]
+        b = torch.cat([b[keep, :4], prob[keep, 1:2]], dim=1)
+        reg, marks = reg[keep], marks[keep]
+        bw, bh = b[:, 2] - b[:, 0] + 1, b[:, 3] - b[:, 1] + 1
+        pts = torch.stack([bw[:, None] * marks[:, :5] + b[:, 0:1] - 1, bh[:, None] * marks[:, 5:] + b[:, 1:2] - 1], 2)
+        b = _regress(b, reg)
+        pick = nms(b[:, :4], b[:, 4], 0.7, by_min=True)
+        b, pts = b[pick].cpu().numpy(), pts[pick].cpu().numpy()
+        return b[:, :4].astype(np.float32), b[:, 4].astype(np.float32), pts.astype(np.float32)
