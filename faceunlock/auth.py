@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -25,7 +25,6 @@ import numpy as np
 
 from faceunlock.calibrate import Calibration, find_calibration
 from faceunlock.embed import Backbone
-from faceunlock.errors import StoreError
 from faceunlock.pipeline import FaceProcessor, FrameResult
 from faceunlock.policy import AuthPolicy
 from faceunlock.reasons import Rejection
@@ -67,12 +66,13 @@ class Engine:
         return cls(backbone, calibration, FaceProcessor(backbone), checker)
 
 
-def user_templates(store, user: str, backbone: Backbone) -> np.ndarray:
-    """The user's templates made by this exact model; other models' templates cannot be compared."""
-    templates = store.load(user).embeddings_for(backbone.sha256)
-    if len(templates) == 0:
-        raise StoreError(f"user '{user}' was enrolled with another model; enrol again with {backbone.name}")
-    return templates
+Templates = np.ndarray | Sequence[np.ndarray]  # one block, or one per appearance
+
+
+def user_templates(store, user: str, backbone: Backbone) -> list[np.ndarray]:
+    """The user's templates made by this exact model, one block per appearance (the Verifier compares with each
+    appearance's centroid); other models' templates cannot be compared."""
+    return store.load(user).appearances_for(backbone.sha256)
 
 
 _GREY = np.array([0.299, 0.587, 0.114], np.float32)
@@ -104,7 +104,7 @@ class Attempt:
     attempt in the lockout there, so an empty room reserves nothing); False ends the attempt unread.
     """
 
-    def __init__(self, engine: Engine, templates: np.ndarray, policy: AuthPolicy = DEFAULT_POLICY, *,
+    def __init__(self, engine: Engine, templates: Templates, policy: AuthPolicy = DEFAULT_POLICY, *,
                  admit: Callable[[], bool] | None = None) -> None:  # fmt: skip
         self.engine, self.policy = engine, policy
         self.verifier = Verifier(templates, engine.calibration, policy.required, policy.window)
@@ -227,7 +227,7 @@ class Attempt:
         return d
 
 
-def authenticate(engine: Engine, templates: np.ndarray, frames: Iterable[np.ndarray], lockout: Lockout | None = None,
+def authenticate(engine: Engine, templates: Templates, frames: Iterable[np.ndarray], lockout: Lockout | None = None,
                  policy: AuthPolicy | None = None, on_frame: Callable[[FrameResult], None] | None = None,
                  cancelled: Callable[[], bool] | None = None) -> Decision:  # fmt: skip
     """Run one attempt over `frames` (stops at acceptance, a spoof, max frames, timeout, cancel or the source's end).
@@ -242,7 +242,7 @@ def authenticate(engine: Engine, templates: np.ndarray, frames: Iterable[np.ndar
         reservation = lockout.reserve()
         if not reservation.granted:
             return Decision(False, f"too many failed attempts: try again in {reservation.wait_s:.0f} s",
-                            engine.calibration.threshold, model=engine.backbone.name,
+                            engine.calibration.decision.threshold, model=engine.backbone.name,
                             locked_out_s=reservation.wait_s)  # fmt: skip
     attempt: Attempt | None = None
     try:

@@ -89,6 +89,24 @@ def threshold_for_far(impostor_sorted: np.ndarray, target_far: float) -> float:
     return t
 
 
+def threshold_for_bound(impostor_sorted: np.ndarray, target_far: float) -> tuple[float, bool]:
+    """Largest threshold whose FAR has a 95 % upper bound ≤ target → (threshold, resolvable).
+
+    What the published figure is held to (not the point estimate, which ⌊target·n⌋ false accepts would reach
+    with a bound up to twice the target). Too few impostors to resolve the target even with no false accept:
+    the threshold just below the closest impostor, and resolvable=False.
+    """
+    n = len(impostor_sorted)
+    if n == 0:
+        raise CalibrationError("no impostor comparisons: cannot set a threshold")
+    k = 0  # false accepts allowed
+    while k < n and upper_bound(k + 1, n) <= target_far:
+        k += 1
+    resolvable = upper_bound(k, n) <= target_far
+    t = float(np.nextafter(impostor_sorted[k], -np.inf)) if k < n else float(impostor_sorted[-1])
+    return t, resolvable
+
+
 def auc(genuine: np.ndarray, impostor: np.ndarray) -> float:
     """P(d_genuine < d_impostor) (+½ for ties), by sorting: fine for millions of impostors."""
     if len(genuine) == 0 or len(impostor) == 0:
@@ -204,9 +222,36 @@ def all_pair_distances(emb: np.ndarray, labels: np.ndarray, block: int = 1024) -
 
 
 # -- the calibration file -------------------------------------------------------------------------------------
+FUSION_RULE = "window-mean-to-appearance-centroid"
+
+
+@dataclass
+class AttemptCalibration:
+    """The threshold the decision uses: on a whole attempt, calibrated per attempt (docs/decisions/019).
+
+    The attempt's live frames in the window are averaged into one embedding and compared with the centroid of
+    each enrolled appearance (`rule`); `threshold` bounds that fused distance so that the attempt-level FAR,
+    simulated with `enrol` photos enrolled and attempts of `probe` photos, stays ≤ `target_far` (95 % bound) on
+    the worst population. `enrol_threshold` is the per-pair distance at FAR 1e-2: the enrolment's "another
+    person" check. `populations`: each one's rates at `threshold`.
+    """
+
+    threshold: float
+    enrol_threshold: float
+    target_far: float
+    required: int
+    window: int
+    enrol: int
+    probe: int
+    rule: str = FUSION_RULE
+    resolvable: bool = True
+    populations: list[dict] = field(default_factory=list)
+
+
 @dataclass
 class Calibration:
-    """A threshold for one exact model file (sha256), with how it was measured."""
+    """Thresholds for one exact model file (sha256), with how they were measured: per photo pair (`threshold`:
+    face tracking, pair evaluation) and per attempt (`attempt`: the decision)."""
 
     backbone: str
     arch: str
@@ -225,9 +270,30 @@ class Calibration:
     created: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     format: str = CALIBRATION_FORMAT
     notes: dict = field(default_factory=dict)
+    attempt: AttemptCalibration | None = None
+
+    @property
+    def decision(self) -> AttemptCalibration:
+        """The attempt-level calibration the Verifier decides with; a file without one cannot decide."""
+        if self.attempt is None or self.attempt.rule != FUSION_RULE:
+            raise CalibrationError(
+                f"calibration for {self.backbone} ({self.dataset}) has no attempt-level threshold for the "
+                f"decision rule {FUSION_RULE!r} (made by an older faceunlock): run `faceunlock calibrate DATASET`"
+            )
+        return self.attempt
 
     def save(self, path: Path) -> None:
         write_text_atomic(Path(path), json.dumps(asdict(self), indent=2) + "\n")
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Calibration:
+        """From `asdict(cal)` or a calibration file's JSON (unknown keys ignored)."""
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        if isinstance(known.get("attempt"), dict):
+            known["attempt"] = AttemptCalibration(**known["attempt"])
+        elif known.get("attempt") is not None:
+            raise ValueError("attempt: expected an object")
+        return cls(**known)
 
     @classmethod
     def load(cls, path: Path) -> Calibration:
@@ -238,13 +304,13 @@ class Calibration:
                 raise ValueError(f"expected a JSON object, found {type(data).__name__}")
             if data.get("format") != CALIBRATION_FORMAT:
                 raise ValueError(f"format {data.get('format')!r}")
-            known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
-            cal = cls(**known)
+            cal = cls.from_dict(data)
             cal.threshold = float(cal.threshold)
         except (OSError, ValueError, TypeError, KeyError) as e:
             raise CalibrationError(f"{path}: not a valid calibration file ({e})") from e
-        if not (math.isfinite(cal.threshold) and cal.threshold > 0):
-            raise CalibrationError(f"{path}: invalid threshold {cal.threshold}")
+        ts = [cal.threshold] + ([cal.attempt.threshold, cal.attempt.enrol_threshold] if cal.attempt else [])
+        if not all(isinstance(t, int | float) and math.isfinite(t) and t > 0 for t in ts):
+            raise CalibrationError(f"{path}: invalid threshold in {ts}")
         return cal
 
     def check_for(self, backbone) -> None:
@@ -326,6 +392,15 @@ def calibrate_populations(pops: list[Population], backbone, target_far: float, n
         dataset=" + ".join(p.name for p in pops) + " (threshold for the worst population)",
         auc=auc(g, i), eer=e, notes={**(notes or {}), "populations": rows},
     )  # fmt: skip
+
+
+ENROL_OUTLIER_FAR = 1e-2
+
+
+def enrol_threshold(pops: list[Population]) -> float:
+    """Per-pair distance at FAR 1e-2 on the worst population: an enrolment frame farther than this from the mean
+    of the others is taken for another person (a stricter check refuses real people photographed years apart)."""
+    return min(threshold_for_far(p.impostor, ENROL_OUTLIER_FAR) for p in pops)
 
 
 def calibrate_embeddings(emb: np.ndarray, labels: np.ndarray, backbone, target_far: float, dataset: str,

@@ -111,7 +111,7 @@ class EnrollmentSession:
                 f"only {len(self.chips)} usable frames of {self.frames_seen} (need ≥ {min_needed}); rejected — {top}"
             )
         emb = self.processor.backbone.embed(np.stack(self.chips))
-        templates, outliers = select_templates(emb, self.calibration.threshold, self.n_templates,
+        templates, outliers = select_templates(emb, self.calibration.decision.enrol_threshold, self.n_templates,
                                                self.max_outlier_fraction)  # fmt: skip
         return EnrollmentResult(templates, self.frames_seen, len(self.chips), outliers, dict(self.rejected))
 
@@ -120,17 +120,22 @@ def select_templates(emb: np.ndarray, threshold: float, n_templates: int = 10, m
                      ) -> tuple[np.ndarray, int]:  # fmt: skip
     """The enrolment's choice of templates from the usable frames' embeddings → (templates, outliers).
 
-    Frames farther than the threshold from the medoid are outliers (another person, a bad alignment); too many
-    of them refuse the enrolment. Of the rest, the `n_templates` most mutually distant are kept. Also what the
-    attempt simulation (attempts.py) enrols with, so its error rates are those of this code.
+    A frame farther than `threshold` (the calibration's enrol_threshold) from the mean of the other frames is
+    an outlier (another person, a bad alignment); too many of them refuse the enrolment. Of the rest, the
+    `n_templates` most mutually distant are kept. Also what the attempt simulation (attempts.py) enrols with, so
+    its error rates are those of this code.
     """
-    d = pairwise_distances(emb, emb)
-    medoid = int(np.argmin(d.sum(1)))
-    inlier = d[medoid] <= threshold
+    emb = np.asarray(emb, np.float32)
+    n = len(emb)
+    if n == 1:
+        inlier = np.ones(1, bool)
+    else:
+        others = (emb.sum(axis=0, keepdims=True) - emb) / (n - 1)
+        inlier = np.linalg.norm(emb - others, axis=1) <= threshold
     outliers = int((~inlier).sum())
-    if outliers > max_outlier_fraction * len(emb):
+    if outliers > max_outlier_fraction * n:
         raise EnrollmentError(
-            f"{outliers} of {len(emb)} frames do not match the others: one person only, please, "
+            f"{outliers} of {n} frames do not match the others: one person only, please, "
             "facing the camera in steady light"
         )
     kept = emb[inlier]

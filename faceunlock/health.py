@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from faceunlock.errors import FaceUnlockError, KeyringLocked, KeyringUnavailable
+from faceunlock.errors import CalibrationError, FaceUnlockError, KeyringLocked, KeyringUnavailable
 
 if TYPE_CHECKING:
     from faceunlock.auth import Engine
@@ -84,12 +85,18 @@ def _error(key: str, title: str, text: str, e: Exception | str, fix: str) -> Che
 
 def _model_rows(backbone, cal) -> list[Check]:
     label = "bundled, works offline" if backbone.name == "dlib-resnet34" else str(backbone.weights_path or "")
-    far = f"{cal.far_upper_95:.0e}" if cal.far_upper_95 > 0 else f"{cal.target_far:.0e}"
-    dataset = cal.dataset.split(" (")[0]
-    return [
-        Check("model", "Face model", State.OK, f"{backbone.name} ({label}).", backbone.describe()),
+    rows = [Check("model", "Face model", State.OK, f"{backbone.name} ({label}).", backbone.describe())]
+    try:
+        a = cal.decision
+    except CalibrationError as e:
+        return rows + [_error("calibration", "Calibration", "The calibration cannot decide.", e,
+                              "Run `faceunlock calibrate DATASET` on a folder-per-person set.")]  # fmt: skip
+    worst = max(a.populations, key=lambda r: r["far_upper_95"], default={"far_upper_95": a.target_far})
+    names = ", ".join(Path(r["population"]).name for r in a.populations) or cal.dataset.split(" (")[0]
+    return rows + [
         Check("calibration", "Calibration", State.OK,
-              f"Threshold {cal.threshold:.3f}, false accepts below {far} (measured on {dataset}).",
+              f"Per attempt: threshold {a.threshold:.3f}, false accepts below {worst['far_upper_95']:.0e} "
+              f"(measured on {names}).",
               f"{cal.dataset}; from {cal.notes.get('path', '?')}"),
     ]  # fmt: skip
 

@@ -123,8 +123,8 @@ class UserTemplates:
         """Whether any template was made by the model with this weights hash."""
         return any(e.sha256 == sha256 for e in self.entries)
 
-    def embeddings_for(self, sha256: str) -> np.ndarray:
-        """N x D float32 embeddings made by model `sha256` (other models' embeddings are not comparable).
+    def appearances_for(self, sha256: str) -> list[np.ndarray]:
+        """One N x D float32 block per appearance made by model `sha256` (other models' are not comparable).
 
         Raises StoreError (fail closed) when none match, so a model change can never verify against nothing.
         """
@@ -140,7 +140,11 @@ class UserTemplates:
             raise StoreError(
                 f"templates of {self.user} for model {sha256[:12]} have mixed sizes {sorted(dims)}"
             )
-        return np.concatenate(blocks, axis=0)
+        return blocks
+
+    def embeddings_for(self, sha256: str) -> np.ndarray:
+        """All appearances' embeddings by model `sha256` in one N x D block."""
+        return np.concatenate(self.appearances_for(sha256), axis=0)
 
 
 class TemplateStore:

@@ -373,3 +373,31 @@ def test_one_population_is_the_plain_calibration():
     assert (one.threshold, one.far, one.far_upper_95, one.tar, one.dataset) == (
         plain.threshold, plain.far, plain.far_upper_95, plain.tar, plain.dataset)  # fmt: skip
     assert one.notes["images"] == 5 and one.notes["populations"][0]["own_threshold"] == plain.threshold
+
+
+def test_threshold_for_bound_holds_the_upper_bound_not_the_point_estimate():
+    imp = np.sort(np.random.default_rng(3).uniform(0.2, 1.5, 100_000))
+    t, ok = cal.threshold_for_bound(imp, 1e-4)
+    fa = int((imp <= t).sum())
+    assert ok and cal.upper_bound(fa, len(imp)) <= 1e-4 < cal.upper_bound(fa + 1, len(imp))
+    assert fa < 1e-4 * len(imp)  # the point-estimate rule would allow 10 false accepts; the bound allows fewer
+    t_small, ok_small = cal.threshold_for_bound(imp[:1000], 1e-4)  # 1,000 impostors cannot resolve 1e-4
+    assert not ok_small and t_small < imp[0]
+
+
+def test_attempt_calibration_round_trips_and_old_files_cannot_decide(tmp_path):
+    a = cal.AttemptCalibration(threshold=0.32, enrol_threshold=0.57, target_far=1e-4, required=3, window=5,
+                               enrol=4, probe=5, populations=[{"population": "x", "far_upper_95": 7e-5}])  # fmt: skip
+    c = _calibration(attempt=a)
+    c.save(tmp_path / "c.json")
+    back = cal.Calibration.load(tmp_path / "c.json")
+    assert back.decision == a and back.threshold == c.threshold
+    old = _calibration()
+    old.save(tmp_path / "old.json")
+    with pytest.raises(CalibrationError, match="faceunlock calibrate"):
+        _ = cal.Calibration.load(tmp_path / "old.json").decision
+    bad = json.loads((tmp_path / "c.json").read_text())
+    bad["attempt"]["threshold"] = -1
+    (tmp_path / "bad.json").write_text(json.dumps(bad))
+    with pytest.raises(CalibrationError, match="bad.json"):
+        cal.Calibration.load(tmp_path / "bad.json")

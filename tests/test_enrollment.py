@@ -10,7 +10,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from faceunlock.calibrate import Calibration
+from faceunlock.calibrate import AttemptCalibration, Calibration
 from faceunlock.capture import open_source
 from faceunlock.detect import FaceDetector
 from faceunlock.embed import pairwise_distances
@@ -76,7 +76,9 @@ def calibration(processor) -> Calibration:
     bb = processor.backbone
     return Calibration(backbone=bb.name, arch=bb.arch, sha256=bb.sha256, threshold=0.5, target_far=1e-3,
                        far=0.001, far_upper_95=0.002, tar=0.95, tar_lower_95=0.94, n_genuine=100, n_impostor=10000,
-                       dataset="test stand-in")  # fmt: skip
+                       dataset="test stand-in",
+                       attempt=AttemptCalibration(threshold=0.4, enrol_threshold=0.5, target_far=1e-4, required=3,
+                                                  window=5, enrol=4, probe=5))  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +120,7 @@ def test_enrol_from_real_video(enrolled, processor, calibration):
 @pytest.mark.slow
 def test_a_strict_threshold_makes_everything_an_outlier(enrolled, calibration):
     session, _, _ = enrolled
-    strict = EnrollmentSession(session.processor, replace(calibration, threshold=1e-3), target_frames=10)
+    strict = EnrollmentSession(session.processor, replace(calibration, attempt=replace(calibration.attempt, enrol_threshold=1e-3)), target_frames=10)
     strict.chips, strict.frames_seen = list(session.chips), session.frames_seen  # the same accepted chips
     with pytest.raises(EnrollmentError, match="do not match the others"):
         strict.finish()

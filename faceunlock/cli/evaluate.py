@@ -103,7 +103,7 @@ def run(args) -> int:
 
 
 def run_attempts(args) -> int:
-    """Attempt-level FRR and FAR (with its 95 % bound) at the calibrated threshold, with the settings."""
+    """Attempt-level FRR and FAR (with its 95 % bound) at the calibrated attempt threshold, with the settings."""
     from faceunlock.attempts import people_from, simulate
     from faceunlock.calibrate import find_calibration
     from faceunlock.cli.dataset_embed import embed_dataset, report_problems
@@ -111,20 +111,25 @@ def run_attempts(args) -> int:
     from faceunlock.policy import AuthPolicy
     from faceunlock.weights import resolve_backbone
 
-    if args.enrol < 1 or args.probe < 1:
-        raise InvalidInput("--enrol and --probe must be at least 1")
+    if args.enrol < 1 or args.probe < AuthPolicy().required:
+        raise InvalidInput(f"--enrol must be at least 1 and --probe at least {AuthPolicy().required} (the frames an "
+                           "attempt fuses)")  # fmt: skip
     backbone = resolve_backbone(args.weights, device=args.device)
     cal = find_calibration(backbone)
+    decision = cal.decision
     data = embed_dataset(args.attempts, backbone)
     people = people_from(data.embeddings, data.labels, args.enrol, args.probe)
-    if len(people) < 2:
-        raise DatasetError(f"{args.attempts}: need at least 2 people with ≥ {args.enrol + args.probe} usable photos")
+    if sum(p.genuine for p in people) < 1 or sum(p.probe is not None for p in people) < 2:
+        raise DatasetError(f"{args.attempts}: need at least 2 people with ≥ {args.probe} usable photos, one of "
+                           f"them with ≥ {args.enrol + args.probe}")  # fmt: skip
     policy = AuthPolicy()
-    rates = simulate(people, cal, policy)
-    res = {"attempts": rates.at(cal.threshold),
+    rates = simulate(people, decision.enrol_threshold, policy, check=cal)
+    res = {"attempts": rates.at(decision.threshold),
            "settings": {"dataset": str(args.attempts), "enrol": args.enrol, "probe": args.probe,
-                        "required": policy.required, "window": policy.window, "model": backbone.name,
-                        "threshold": cal.threshold, "calibration": cal.dataset, "people": len(people),
+                        "required": max(policy.required, decision.required), "window": policy.window,
+                        "rule": decision.rule, "model": backbone.name, "threshold": decision.threshold,
+                        "enrol_threshold": decision.enrol_threshold, "calibration": cal.dataset,
+                        "people": len(people), "genuine_people": sum(p.genuine for p in people),
                         "failed_to_enrol": rates.failed_to_enrol,
                         "liveness": "off: still photos", "tracking": "off: still photos"},
            "threshold_for_far": {f"{f:g}": rates.threshold_for_far(f) for f in (1e-3, 1e-4, 1e-5)
@@ -134,10 +139,12 @@ def run_attempts(args) -> int:
         return 0
     report_problems(data.problems)
     a, s = res["attempts"], res["settings"]
-    print(f"model {backbone.describe()}, threshold {cal.threshold:.4f} ({cal.dataset})")
-    print(f"{s['people']} people from {args.attempts}: enrol {args.enrol} photos, attempts of {args.probe} "
-          f"({policy.required} of {policy.window} must match); liveness and tracking off for stills")  # fmt: skip
-    print(f"genuine attempts {a['genuine']:,}: FRR {a['frr']:.2%} ({a['false_rejects']} refused)")
+    print(f"model {backbone.describe()}, attempt threshold {decision.threshold:.4f} ({cal.dataset})")
+    print(f"{s['people']} people from {args.attempts} ({s['genuine_people']} with ≥ {args.enrol + args.probe} photos): "
+          f"enrol {args.enrol} photos, attempts of {args.probe}; the live frames of {policy.window} (≥ "
+          f"{s['required']}) fused against each enrolled centroid; liveness and tracking off for stills")  # fmt: skip
+    print(f"genuine attempts {a['genuine']:,}: FRR {a['frr']:.2%} ({a['false_rejects']} refused); "
+          f"{a['failed_to_enrol']} failed to enrol")  # fmt: skip
     print(f"impostor attempts {a['impostor']:,}: FAR {a['far']:.2e} (≤ {a['far_upper_95']:.2e} at 95 %, "
           f"{a['false_accepts']} accepted)")  # fmt: skip
     for f, t in res["threshold_for_far"].items():

@@ -30,7 +30,9 @@ def models_status() -> dict:
     if cal_file.is_file():
         try:
             c = Calibration.load(cal_file)
-            cal_state = f"threshold {c.threshold:.4f} at FAR {c.target_far:g}, measured on {c.dataset}"
+            a = c.decision
+            cal_state = (f"attempt threshold {a.threshold:.4f} at attempt FAR ≤ {a.target_far:g}, measured on "
+                         f"{c.dataset}")  # fmt: skip
         except CalibrationError as e:
             cal_state = f"invalid: {e}"
     rows.append({"name": "dlib-resnet34", "present": (bundled / "face_recognition_model.bin").is_file(),

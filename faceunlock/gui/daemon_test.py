@@ -96,10 +96,9 @@ class DaemonRecognitionDialog(VerdictDialog):
         good = word == "OK"
         detail = text
         if decision and decision.get("frames_usable") and "threshold" in decision:  # root sees the numbers
-            best = min(decision["distances"]) if decision.get("distances") else None
-            closest = f"closest distance {best:.3f}, " if best is not None else ""
-            detail = (f"{decision['matches']} of {decision['frames_usable']} good frames matched ({closest}threshold "
-                      f"{decision['threshold']:.3f}, model {decision['model']}). {'' if good else text}")  # fmt: skip
+            from faceunlock.verify import Decision
+
+            detail = f"{Decision.from_dict(decision).summary()}. {'' if good else text}"
         self.show_verdict(good, detail, ran=word in ("OK", "FAIL"))
 
     def _stop(self) -> None:

@@ -99,10 +99,8 @@ class RecognitionDialog(VerdictDialog):
 
     def _on_decided(self, decision) -> None:
         self.decision = decision
-        best = f"closest distance {min(decision.distances):.3f}, " if decision.distances else ""
         why = "" if decision.accepted else f" {decision.reason[:1].upper()}{decision.reason[1:]}."
-        self.show_verdict(decision.accepted, f"{decision.matches} of {decision.frames_usable} good frames matched "
-                          f"({best}threshold {decision.threshold:.3f}, model {decision.model}).{why}")  # fmt: skip
+        self.show_verdict(decision.accepted, f"{decision.summary()}.{why}")
         self.view.set_guidance("Recognised" if decision.accepted else "", ok=decision.accepted)
 
     def _on_failed(self, message: str) -> None:

@@ -92,8 +92,9 @@ class SettingsDialog(QDialog):
 
     def _window_changed(self) -> None:
         n = self.window_spin.value()
-        self.window_help.setText(f"The face must match in {AuthPolicy.for_window(n).required} of {n} good frames in a row. "
-                                 "More frames: harder to fool, a little slower to unlock.")  # fmt: skip
+        self.window_help.setText(f"Your face is judged on the average of up to {n} good frames in a row (at least "
+                                 f"{AuthPolicy.for_window(n).required}, each judged live). More frames: harder to "
+                                 "fool, a little slower to unlock.")  # fmt: skip
 
     def chosen_source(self) -> str:
         return self.kind.currentData()

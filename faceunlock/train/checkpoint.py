@@ -114,7 +114,7 @@ def publish(out: Path, best: BestModel) -> None:
         if not src.is_file():
             raise FaceUnlockError(f"{src}: best-model file missing; cannot publish {dst}")
         write_atomic(dst, src.read_bytes(), mode=0o644)
-    Calibration(**best.calibration).save(out / CALIBRATION)
+    Calibration.from_dict(best.calibration).save(out / CALIBRATION)
     for p in state_dir(out).glob("weights-e*.pt"):
         if p.name != best.file:
             p.unlink(missing_ok=True)

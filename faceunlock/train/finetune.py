@@ -135,7 +135,8 @@ class Run:
     def evaluate_and_keep(self, epoch: int, entry: dict) -> bool:
         """Held-out metrics for this epoch; if they beat the best, make this epoch the published model."""
         t0 = time.perf_counter()
-        metrics, g, i = report.evaluate(self.embed_val(), self.data.val.labels, self.cfg.target_far)
+        emb = self.embed_val()
+        metrics, g, i = report.evaluate(emb, self.data.val.labels, self.cfg.target_far)
         entry["metrics"] = metrics
         entry["eval_s"] = time.perf_counter() - t0
         s = report.score(metrics, self.cfg.monitor)
@@ -147,7 +148,8 @@ class Run:
                                                   base=base, label=self.out.name)  # fmt: skip
             cal = report.calibration(g, i, self.bb.name, self.bb.arch, sha, self.cfg.target_far,
                                      f"fine-tune held-out: {self.data.split}",
-                                     {"epoch": epoch, "fine_tuned_from": self.cfg.base})  # fmt: skip
+                                     {"epoch": epoch, "fine_tuned_from": self.cfg.base}, emb,
+                                     list(self.data.val.labels))  # fmt: skip
             self.state.best = checkpoint.BestModel(epoch, name, sha, s, metrics, asdict(cal), report.roc_curve(g, i))
         if epoch == 0:
             self.state.base = {"metrics": metrics, "roc": report.roc_curve(g, i)}

@@ -54,10 +54,23 @@ def score(metrics: dict, monitor: str) -> float:
 
 
 def calibration(genuine: np.ndarray, impostor: np.ndarray, name: str, arch: str, sha256: str,
-                target_far: float, dataset: str, notes: dict | None = None) -> calibrate.Calibration:  # fmt: skip
-    """The calibration file content for the saved weights whose file hash is `sha256`."""
+                target_far: float, dataset: str, notes: dict | None = None, emb: np.ndarray | None = None,
+                labels: list[str] | None = None) -> calibrate.Calibration:  # fmt: skip
+    """The calibration file content for the saved weights whose file hash is `sha256`: per pair from the
+    held-out distances, per attempt (the decision) from the held-out embeddings when their people have enough
+    photos to simulate attempts — otherwise the model needs `faceunlock calibrate` before it can decide."""
+    from faceunlock.attempts import calibrate_sets
+    from faceunlock.errors import DatasetError
+
     model = SimpleNamespace(name=name, arch=arch, sha256=sha256)
-    return calibrate.calibrate_distances(genuine, impostor, model, target_far, dataset, notes)
+    cal = calibrate.calibrate_distances(genuine, impostor, model, target_far, dataset, notes)
+    if emb is not None and labels is not None:
+        pop = calibrate.Population(dataset, genuine, impostor)
+        try:
+            cal.attempt = calibrate_sets({dataset: (emb, list(labels))}, calibrate.enrol_threshold([pop]), target_far)
+        except DatasetError as e:
+            cal.notes = {**cal.notes, "attempt": f"not calibrated: {e}; run `faceunlock calibrate DATASET`"}
+    return cal
 
 
 def roc_curve(genuine: np.ndarray, impostor: np.ndarray) -> tuple[list[float], list[float]]:

@@ -45,8 +45,8 @@ def test_later_frames_of_the_same_person_are_accepted(enrolled):
     assert r.rc == 0, r.out + r.err
     d = r.json()
     assert d["accepted"] is True
-    assert d["matches"] >= d["required"] == 3
-    assert sum(x <= d["threshold"] for x in d["distances"]) == d["matches"]
+    assert d["matches"] >= d["required"] == 3  # live frames fused
+    assert d["fused_distance"] <= d["threshold"] < 0.4  # the attempt-level threshold, not the per-pair 0.42
 
 
 def test_other_people_are_rejected(enrolled):
@@ -62,6 +62,7 @@ def test_other_people_are_rejected(enrolled):
     assert d["accepted"] is False
     assert d["frames_usable"] >= 20  # the faces were seen and scored, not skipped
     assert min(d["distances"]) > d["threshold"]
+    assert d["fused_distance"] is None or d["fused_distance"] > d["threshold"]
 
 
 def test_a_phone_replay_of_the_same_person_is_rejected(enrolled):
@@ -76,7 +77,7 @@ def test_a_phone_replay_of_the_same_person_is_rejected(enrolled):
     assert "presentation attack" in d["reason"]
     # without the liveness gate the same frames match the face: the gate is what stops the replay
     r = faceunlock("verify", "alice", "--source", fake, "--skip", "27", "--no-liveness", "--json", home=enrolled)
-    assert r.json()["matches"] >= 1
+    assert r.json()["accepted"] is True
 
 
 def test_tampered_store_is_exit_2_and_never_accepts(enrolled, tmp_path):

@@ -31,8 +31,8 @@ def random_model(tmp_path_factory):
 def calibrated(random_model, tmp_path_factory):
     path, sha = random_model
     home = tmp_path_factory.mktemp("home")
-    r = faceunlock("calibrate", need("orl"), "--weights", path, "--max-per-identity", "3", "--target-far", "0.01",
-                   "--json", home=home, env=ALLOW)  # fmt: skip
+    r = faceunlock("calibrate", need("orl"), "--weights", path, "--max-per-identity", "4", "--target-far", "0.01",
+                   "--enrol", "1", "--probe", "3", "--json", home=home, env=ALLOW)  # fmt: skip
     assert r.rc == 0, r.err
     return home, r.json()
 
@@ -41,9 +41,12 @@ def test_calibration_is_bound_to_the_weights_file(random_model, calibrated):
     _, sha = random_model
     home, cal = calibrated
     assert cal["sha256"] == sha
-    assert cal["n_genuine"] == 40 * 3 and cal["n_impostor"] == (120 * 119) // 2 - 120
+    assert cal["n_genuine"] == 40 * 6 and cal["n_impostor"] == (160 * 159) // 2 - 240
     saved = json.loads(open(cal["calibration"]).read())
     assert saved["threshold"] == cal["threshold"] > 0
+    a = saved["attempt"]  # the decision's threshold, from 40 genuine and 40 × 39 impostor attempts
+    assert (a["enrol"], a["probe"]) == (1, 3) and a["threshold"] > 0
+    assert a["populations"][0]["genuine"] == 40 and a["populations"][0]["impostor"] == 40 * 39
 
 
 def test_untrained_weights_are_refused_without_the_test_switch(random_model, calibrated):

@@ -29,7 +29,7 @@ TEST_THRESHOLD = 0.5
 def write_test_calibration(home: Path) -> None:
     """If the bundled model has no calibration file, put a test one under FACEUNLOCK_HOME=`home`."""
     from faceunlock.backbones import dlib_resnet
-    from faceunlock.calibrate import Calibration
+    from faceunlock.calibrate import AttemptCalibration, Calibration
 
     bundled = dlib_resnet.BUNDLED_DIR / "calibration.json"
     if bundled.is_file():
@@ -39,7 +39,9 @@ def write_test_calibration(home: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     Calibration(backbone=WEIGHTS, arch=WEIGHTS, sha256=sha, threshold=TEST_THRESHOLD, target_far=1e-3, far=0.0,
                 far_upper_95=0.0, tar=1.0, tar_lower_95=0.0, n_genuine=0, n_impostor=0,
-                dataset="test fixture (not a measurement)").save(path)  # fmt: skip
+                dataset="test fixture (not a measurement)",
+                attempt=AttemptCalibration(threshold=TEST_THRESHOLD, enrol_threshold=TEST_THRESHOLD, target_far=1e-3,
+                                           required=3, window=5, enrol=4, probe=5)).save(path)  # fmt: skip
 
 
 @pytest.fixture(scope="session")

@@ -36,7 +36,7 @@ def test_status_in_plain_words_and_users_listed(qtbot, gui_home, wizard_run, rea
     wait_status(qtbot, w)
     states = {k: (line.state, line.text.text()) for k, line in w.lines.items()}
     assert states["model"][0] == "ok" and "dlib-resnet34" in states["model"][1]
-    assert states["calibration"][0] == "ok" and "Threshold" in states["calibration"][1]
+    assert states["calibration"][0] == "ok" and "threshold" in states["calibration"][1]
     assert states["liveness"] == ("ok", "Photos and screens are refused.")
     assert states["keyring"] == ("ok", "Unlocked; your fallback password is set.")
     assert states["camera"][0] == "warn" and "real.mov" in states["camera"][1] and "instead of a webcam" in states["camera"][1]

@@ -67,7 +67,7 @@ def test_only_a_camera_and_frames_are_saved(qtbot, gui_home: Path, real_mov: Pat
     assert all(d.kind.itemData(i).isdigit() for i in range(d.kind.count()))  # cameras only, no file choice
     d.kind.setCurrentIndex(2)
     d.window_spin.setValue(7)
-    assert "5 of 7" in d.window_help.text()
+    assert "up to 7" in d.window_help.text() and "at least 5" in d.window_help.text()
     d.save_btn.click()
     assert Settings.load() == Settings(source="2", window=7)
 
