@@ -42,8 +42,16 @@ DEFAULT_VIDEOS = (
     "samples/facenet-pytorch/video.mp4",
     "samples/face_recognition/short_hamilton_clip.mp4",
 )
-METHODS = ("baseline", "ours-inception", "ours-dlib")
-MID_LABEL = {"baseline": "select+crop", "ours-inception": "quality+align", "ours-dlib": "quality+align"}
+def _has_dlib() -> bool:
+    from importlib.util import find_spec
+
+    return find_spec("dlib") is not None and find_spec("face_recognition_models") is not None
+
+
+# howdy-dlib (Howdy's engine) runs when dlib-bin and face_recognition_models are installed (see HowdyDlib)
+METHODS = ("baseline", "ours-inception", "ours-dlib") + (("howdy-dlib",) if _has_dlib() else ())
+MID_LABEL = {"baseline": "select+crop", "ours-inception": "quality+align", "ours-dlib": "quality+align",
+             "howdy-dlib": "5 landmarks"}  # fmt: skip
 WEIGHTS_NOTE = (
     "InceptionResnetV1 weights are random in both baseline and ours-inception (pretrained files cannot be "
     "downloaded here); the network's cost does not depend on its weight values. ours-dlib uses the bundled "
@@ -194,6 +202,45 @@ class Ours:
         return Sample(_ms(t2 - t0), det, mid, _ms(t2 - t1))
 
 
+def _dlib_models() -> Path:
+    from importlib.util import find_spec
+
+    spec = find_spec("face_recognition_models")  # located, not imported: its __init__ needs pkg_resources
+    return Path(next(iter(spec.submodule_search_locations))) / "models"
+
+
+class HowdyDlib:
+    """Howdy's engine as Howdy runs it: the frame scaled to 640 px wide, dlib's HOG detector with one upsample on
+    the grey frame, the 5-point shape, then dlib's ResNet descriptor (face_recognition_models' files). Needs
+    `pip install dlib-bin face_recognition_models` (not part of faceunlock's set-up)."""
+
+    key = "howdy-dlib"
+
+    def __init__(self) -> None:
+        import dlib
+
+        m = _dlib_models()
+        self.detector = dlib.get_frontal_face_detector()
+        self.shape = dlib.shape_predictor(str(m / "shape_predictor_5_face_landmarks.dat"))
+        self.encoder = dlib.face_recognition_model_v1(str(m / "dlib_face_recognition_resnet_model_v1.dat"))
+
+    def run(self, frame) -> Sample:
+        import cv2
+
+        t0 = time.perf_counter()
+        h, w = frame.shape[:2]
+        small = cv2.resize(frame, (640, round(h * 640 / w)), interpolation=cv2.INTER_AREA) if w > 640 else frame
+        faces = self.detector(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY), 1)
+        t1 = time.perf_counter()
+        if not faces:
+            return Sample(_ms(t1 - t0), _ms(t1 - t0), 0.0, None, "no face")
+        shape = self.shape(small, faces[0])
+        t2 = time.perf_counter()
+        self.encoder.compute_face_descriptor(small, shape, 1)
+        t3 = time.perf_counter()
+        return Sample(_ms(t3 - t0), _ms(t1 - t0), _ms(t2 - t1), _ms(t3 - t2))
+
+
 def _ms(seconds: float) -> float:
     return seconds * 1000.0
 
@@ -205,7 +252,7 @@ def build_methods():
         Baseline(),
         Ours("ours-inception", random_backbone("inception")),
         Ours("ours-dlib", resolve_backbone("dlib-resnet34")),
-    ]
+    ] + ([HowdyDlib()] if "howdy-dlib" in METHODS else [])
 
 
 # -- statistics -----------------------------------------------------------------------------------------------
@@ -289,6 +336,11 @@ COLD_CODE = {
         "import torch\nfrom faceunlock.pipeline import FaceProcessor\nfrom faceunlock.weights import resolve_backbone",
         "proc = FaceProcessor(resolve_backbone('dlib-resnet34'))",
         "r = proc.analyze(frame)\nif r.usable:\n    proc.backbone.embed(r.chip[None])",
+    ),
+    "howdy-dlib": (
+        "import sys\nsys.path.insert(0, '.')\nimport torch\nfrom benchmarks.latency import HowdyDlib",  # torch: the harness sets threads
+        "h = HowdyDlib()",
+        "h.run(frame)",
     ),
 }
 
@@ -405,7 +457,7 @@ def print_report(videos: list[Video], results: dict, cold: list[dict], meta: dic
                 print(f"  {k} did not embed: {why}")
     print()
     print("== summary: median frame → embedding ms (baseline / ours) ==")
-    print(f"{'video':<26}{'baseline':>10}{'ours-inception':>32}{'ours-dlib':>32}")
+    print(f"{'video':<26}{'baseline':>10}" + "".join(f"{k:>32}" for k in METHODS[1:]))
     for v in videos:
         med = {k: pct([s.total for s in results[v.name][k]], 50) for k in METHODS}
         cells = [
@@ -413,7 +465,14 @@ def print_report(videos: list[Video], results: dict, cold: list[dict], meta: dic
             f"{paired_ratio(results[v.name]['baseline'], results[v.name][k]):.2f}×)"
             for k in METHODS[1:]
         ]
-        print(f"{v.name:<26}{med['baseline']:>10.1f}{cells[0]:>32}{cells[1]:>32}")
+        print(f"{v.name:<26}{med['baseline']:>10.1f}" + "".join(f"{c:>32}" for c in cells))
+    if "howdy-dlib" in METHODS:
+        print()
+        print("== ours-dlib against Howdy's engine (dlib HOG + ResNet, 640 px): howdy ms / ours ms ==")
+        for v in videos:
+            h, o = results[v.name]["howdy-dlib"], results[v.name]["ours-dlib"]
+            mh, mo = pct([s.total for s in h], 50), pct([s.total for s in o], 50)
+            print(f"{v.name:<26} howdy {mh:7.1f}  ours {mo:6.1f}  {mh / mo:5.2f}× (paired {paired_ratio(h, o):.2f}×)")
     if cold:
         print()
         print(f"== cold start: fresh python process, {meta['threads']} thread(s), page cache warm, "
