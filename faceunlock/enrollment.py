@@ -55,7 +55,7 @@ class EnrollmentSession:
     """Feed frames with `offer`; `finish` returns the templates (or raises EnrollmentError saying why)."""
 
     def __init__(self, processor: FaceProcessor, calibration: Calibration, target_frames: int = 20,
-                 n_templates: int = 10, max_outlier_fraction: float = 0.3,
+                 n_templates: int | None = None, max_outlier_fraction: float = 0.3,
                  coverage: PoseCoverage | None = None) -> None:  # fmt: skip
         self.processor, self.calibration = processor, calibration
         self.coverage = coverage or PoseCoverage.for_frames(target_frames)
@@ -116,14 +116,16 @@ class EnrollmentSession:
         return EnrollmentResult(templates, self.frames_seen, len(self.chips), outliers, dict(self.rejected))
 
 
-def select_templates(emb: np.ndarray, threshold: float, n_templates: int = 10, max_outlier_fraction: float = 0.3,
+def select_templates(emb: np.ndarray, threshold: float, n_templates: int | None = None,
+                     max_outlier_fraction: float = 0.3,
                      ) -> tuple[np.ndarray, int]:  # fmt: skip
     """The enrolment's choice of templates from the usable frames' embeddings → (templates, outliers).
 
     A frame farther than `threshold` (the calibration's enrol_threshold) from the mean of the other frames is
-    an outlier (another person, a bad alignment); too many of them refuse the enrolment. Of the rest, the
-    `n_templates` most mutually distant are kept. Also what the attempt simulation (attempts.py) enrols with, so
-    its error rates are those of this code.
+    an outlier (another person, a bad alignment); too many of them refuse the enrolment. The rest are kept — all
+    of them by default, so the appearance's centroid (what the Verifier compares with) is the mean of every good
+    frame, not of the most spread ones (decision 019) — or the `n_templates` most mutually distant. Also what the
+    attempt simulation (attempts.py) enrols with, so its error rates are those of this code.
     """
     emb = np.asarray(emb, np.float32)
     n = len(emb)
@@ -139,4 +141,6 @@ def select_templates(emb: np.ndarray, threshold: float, n_templates: int = 10, m
             "facing the camera in steady light"
         )
     kept = emb[inlier]
+    if n_templates is None or n_templates >= len(kept):
+        return kept, outliers
     return kept[farthest_point_sample(kept, n_templates)], outliers

@@ -24,7 +24,7 @@ def test_wizard_enrols_from_real_mov_with_pose_coverage(wizard_run, keyring_sess
     # real.mov turns each way only briefly and MTCNN's landmarks on turned heads jitter around the yaw gate,
     # so the video may end one turned frame short of the quota: each pose must still be covered
     assert got["left"][1] == got["right"][1] == 4 and got["left"][0] >= 3 and got["right"][0] >= 3, got
-    assert 18 <= s.frames_usable <= 20 and 3 <= s.templates <= 10
+    assert 18 <= s.frames_usable <= 20 and 3 <= s.templates <= s.frames_usable
     monkeypatch.setenv("FACEUNLOCK_HOME", str(wizard_run.home))
     stored = TemplateStore().load("alice")  # decrypts: encrypted with the keyring's store key
     assert [e.label for e in stored.entries] == ["default"]

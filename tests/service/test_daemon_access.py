@@ -63,7 +63,7 @@ def daemon(owner, pam_service):
         r = cli("enroll", owner[0], "--source", REAL_MOV, "--daemon", d.socket, "--max-frames", "100", "--json")
         assert r.returncode == 0, r.stderr + d.log.read_text()
         info = json.loads(r.stdout)
-        assert info["user"] == owner[0] and 3 <= info["templates"] <= 10 and info["frames_seen"] <= 100
+        assert info["user"] == owner[0] and 3 <= info["templates"] <= 100 and info["frames_seen"] <= 100
         yield d
     finally:
         d.stop()
