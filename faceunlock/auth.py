@@ -58,6 +58,7 @@ class Engine:
         backbone = resolve_backbone(weights, device=device)
         calibration = find_calibration(backbone)
         calibration.check_for(backbone)
+        _ = calibration.decision  # a calibration that cannot decide (an older file) fails here, saying how to fix it
         checker = None
         if liveness:
             from faceunlock.liveness import LivenessChecker

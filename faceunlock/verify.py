@@ -3,8 +3,8 @@
 One lucky frame must not unlock, and one attempt's frames carry more than its best frame: the embeddings of the
 live frames within the last `window` judged frames (at least `required` of them) are averaged, and the attempt
 is accepted when that average is within the calibrated attempt-level threshold of the centroid of one of the
-user's appearances (docs/decisions/019: this halves FRR… at the same attempt-level FAR). The threshold comes
-only from a Calibration bound to the active model — there is no default distance anywhere in this path.
+user's appearances (docs/decisions/019: cfp-dev FRR 30 % → 2 % with the attempt-level FAR ≤ 7.6e-5). The
+threshold comes only from a Calibration bound to the active model — there is no default distance anywhere in this path.
 """
 
 from __future__ import annotations

@@ -160,3 +160,22 @@ def test_no_liveness_engine_still_runs(engine, owner, owner_later):  # noqa: F81
     bare = dataclasses.replace(engine, liveness=None)
     d = authenticate(bare, owner, owner_later)
     assert d.accepted and d.liveness is None
+
+
+def test_a_calibration_without_an_attempt_threshold_refuses_to_load_the_engine(tmp_path, monkeypatch):
+    """Fail closed on an older calibration file (per-pair only): the engine does not load, and says how to fix it
+    — before any camera opens, so the lock screen keeps its password path (decision 019)."""
+    import json
+
+    from faceunlock.auth import Engine
+    from faceunlock.backbones import dlib_resnet
+    from faceunlock.errors import CalibrationError
+
+    shipped = json.loads((dlib_resnet.BUNDLED_DIR / "calibration.json").read_text())
+    del shipped["attempt"]
+    monkeypatch.setenv("FACEUNLOCK_HOME", str(tmp_path))
+    path = tmp_path / "data" / "models" / "calibrations" / f"{shipped['sha256'][:16]}.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(shipped))
+    with pytest.raises(CalibrationError, match="faceunlock calibrate"):
+        Engine.load("dlib-resnet34", liveness=False)
