@@ -241,6 +241,50 @@ class HowdyDlib:
         return Sample(_ms(t3 - t0), _ms(t1 - t0), _ms(t2 - t1), _ms(t3 - t2))
 
 
+class ReferenceMTCNN:
+    """facenet-pytorch's own MTCNN behind faceunlock.mtcnn.MTCNN's `detect` signature: the unoptimised path that
+    the equivalence check compares ours with (same frames, same choice, gates, alignment and network)."""
+
+    def __init__(self) -> None:
+        from facenet_pytorch import MTCNN
+
+        self.mtcnn = MTCNN(device="cpu")
+
+    def detect(self, image, min_face_size: int = 20, thresholds=(0.6, 0.7, 0.7)):
+        import numpy as np
+
+        self.mtcnn.min_face_size, self.mtcnn.thresholds = min_face_size, list(thresholds)
+        boxes, probs, points = self.mtcnn.detect(image, landmarks=True)
+        if boxes is None:
+            return np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros((0, 5, 2), np.float32)
+        return boxes.astype(np.float32), probs.astype(np.float32), points.astype(np.float32)
+
+
+def equivalence(videos: list[Video]) -> dict[str, dict]:
+    """Per video: the largest L2 difference between ours-dlib's embedding and the unoptimised path's (facenet-
+    pytorch's MTCNN in place of faceunlock.mtcnn, everything else the same), and frames where only one embedded."""
+    import numpy as np
+
+    from faceunlock.pipeline import FaceProcessor
+    from faceunlock.weights import resolve_backbone
+
+    backbone = resolve_backbone("dlib-resnet34")
+    ours, ref = FaceProcessor(backbone), FaceProcessor(backbone)
+    ref.detector._mtcnn = ReferenceMTCNN()
+    out = {}
+    for v in videos:
+        diffs, only_one = [], 0
+        for frame in v.frames:
+            a, b = ours.analyze(frame), ref.analyze(frame)
+            if a.usable and b.usable:
+                ea, eb = backbone.embed(np.stack([a.chip, b.chip]))
+                diffs.append(float(np.linalg.norm(ea - eb)))
+            elif a.usable != b.usable:
+                only_one += 1
+        out[v.name] = {"compared": len(diffs), "max_l2": max(diffs, default=None), "only_one_embedded": only_one}
+    return out
+
+
 def _ms(seconds: float) -> float:
     return seconds * 1000.0
 
@@ -411,7 +455,7 @@ def _f(x: float | None, fmt: str = "{:.1f}") -> str:
     return "—" if x is None else fmt.format(x)
 
 
-def print_report(videos: list[Video], results: dict, cold: list[dict], meta: dict) -> None:
+def print_report(videos: list[Video], results: dict, cold: list[dict], meta: dict, same: dict) -> None:
     print(f"faceunlock latency benchmark — {meta['date']}")
     print(f"  torch {meta['torch']}, facenet-pytorch {meta['facenet_pytorch']}, {meta['threads']} thread(s), "
           f"{meta['cpu_count']} CPU(s), load average {meta['loadavg_before']} before / "
@@ -473,6 +517,14 @@ def print_report(videos: list[Video], results: dict, cold: list[dict], meta: dic
             h, o = results[v.name]["howdy-dlib"], results[v.name]["ours-dlib"]
             mh, mo = pct([s.total for s in h], 50), pct([s.total for s in o], 50)
             print(f"{v.name:<26} howdy {mh:7.1f}  ours {mo:6.1f}  {mh / mo:5.2f}× (paired {paired_ratio(h, o):.2f}×)")
+    if same:
+        print()
+        print("== embeddings: ours-dlib against the unoptimised path (facenet-pytorch's MTCNN, same alignment and "
+              "network) ==")  # fmt: skip
+        for name, e in same.items():
+            mx = "—" if e["max_l2"] is None else f"{e['max_l2']:.2e}"
+            print(f"{name:<26} {e['compared']} frames embedded by both, largest L2 difference {mx}, "
+                  f"{e['only_one_embedded']} embedded by only one")  # fmt: skip
     if cold:
         print()
         print(f"== cold start: fresh python process, {meta['threads']} thread(s), page cache warm, "
@@ -566,8 +618,9 @@ def main(argv: list[str] | None = None) -> int:
     }
     results = bench(videos, args.warmup, progress=not args.no_progress)
     meta["loadavg_after"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    same = equivalence(videos)
     cold = [] if args.no_cold else cold_start(videos[0].path, args.threads, args.cold_repeats)
-    print_report(videos, results, cold, meta)
+    print_report(videos, results, cold, meta, same)
 
     if args.json:
         doc = {
@@ -592,6 +645,7 @@ def main(argv: list[str] | None = None) -> int:
                 for v in videos
             ],
             "cold_start": cold,
+            "equivalence": same,
         }
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(doc, indent=1))

@@ -6,7 +6,9 @@ module rebuilds the three networks with the same parameter names, loads the weig
 facenet-pytorch package (found with importlib without running the package), and runs the same three stages for
 one RGB image: P-Net over a scale pyramid, R-Net and O-Net refinements, non-maximum suppression in between. It
 returns what facenet_pytorch's `MTCNN.detect(img, landmarks=True)` returns for that image (tests/test_mtcnn.py
-holds it to that on real photos and video frames). docs/decisions/020-own-mtcnn-stages.md says why.
+holds it to that on real photos and video frames). docs/decisions/020-own-mtcnn-stages.md says why, and why the
+arithmetic is laid out as it is (channels-last networks, area resampling from an integral image, NMS over an
+overlap matrix: ~1.5–2× faster per frame, same results up to float rounding).
 """
 
 from __future__ import annotations
@@ -14,14 +16,17 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 from torch import nn
-from torch.nn.functional import interpolate
 
 from faceunlock.errors import WeightsError
 
 FACTOR = 0.709  # the pyramid's scale step (facenet-pytorch's default)
+# Channels-last (NHWC) activations: torch's CPU max-pooling with ceil_mode is 4–15× faster in it than in NCHW, and
+# R-Net/O-Net 3× faster overall; the results are the same up to float rounding (~1e-7). Decision 020.
+CL = torch.channels_last
 
 
 def weights_dir() -> Path:
@@ -91,7 +96,7 @@ class ONet(nn.Module):
 
 def _load(net: nn.Module, name: str, device: str) -> nn.Module:
     net.load_state_dict(torch.load(weights_dir() / f"{name}.pt", map_location="cpu", weights_only=True))
-    return net.eval().to(device)
+    return net.eval().to(device, memory_format=torch.channels_last)
 
 
 def nms(boxes: torch.Tensor, scores: torch.Tensor, iou: float, by_min: bool = False) -> torch.Tensor:
@@ -106,15 +111,17 @@ def nms(boxes: torch.Tensor, scores: torch.Tensor, iou: float, by_min: bool = Fa
     one = 1.0 if by_min else 0.0
     area = (b[:, 2] - b[:, 0] + one) * (b[:, 3] - b[:, 1] + one)
     order = np.argsort(s, kind="stable")[::-1] if not by_min else np.argsort(s)[::-1]
-    keep = []
-    while order.size:
-        i, rest = order[0], order[1:]
-        keep.append(i)
-        w = np.maximum(0.0, np.minimum(b[i, 2], b[rest, 2]) - np.maximum(b[i, 0], b[rest, 0]) + one)
-        h = np.maximum(0.0, np.minimum(b[i, 3], b[rest, 3]) - np.maximum(b[i, 1], b[rest, 1]) + one)
-        inter = w * h
-        o = inter / np.minimum(area[i], area[rest]) if by_min else inter / (area[i] + area[rest] - inter)
-        order = rest[o <= iou]
+    b, area = b[order], area[order]  # all overlaps at once (N ≤ a few hundred), then one greedy pass over them
+    w = np.maximum(0.0, np.minimum(b[:, None, 2], b[None, :, 2]) - np.maximum(b[:, None, 0], b[None, :, 0]) + one)
+    h = np.maximum(0.0, np.minimum(b[:, None, 3], b[None, :, 3]) - np.maximum(b[:, None, 1], b[None, :, 1]) + one)
+    inter = w * h
+    over = inter / np.minimum(area[:, None], area[None, :]) if by_min else inter / (area[:, None] + area[None, :] - inter)
+    suppress = over > iou
+    gone, keep = np.zeros(len(order), bool), []
+    for k in range(len(order)):
+        if not gone[k]:
+            keep.append(order[k])
+            gone |= suppress[k]
     return torch.as_tensor(np.asarray(keep, np.int64))
 
 
@@ -136,15 +143,40 @@ def _regress(b: torch.Tensor, reg: torch.Tensor) -> torch.Tensor:
     return b
 
 
-def _crops(img: torch.Tensor, boxes: torch.Tensor, size: int) -> torch.Tensor:
+def _area(integral: np.ndarray, x: np.ndarray, y: np.ndarray, w: np.ndarray, h: np.ndarray, out_h: int, out_w: int,
+          device: str) -> torch.Tensor:  # fmt: skip
+    """Rectangles (top-left x, y and size w×h, in pixels; arrays of N) resampled to out_h×out_w, normalised.
+
+    This is torch's "area" interpolation (adaptive average pooling: output cell i averages input rows
+    floor(i·H/S) … ceil((i+1)·H/S)), computed for all rectangles at once from the image's integral image
+    (`cv2.integral`, float64): the sums are exact integers, so each mean is the correctly rounded one (torch's
+    own differs by at most 1 ulp) — 10–20× faster than torch's call per crop and per pyramid level.
+    """
+    x, y, w, h = x[:, None], y[:, None], w[:, None], h[:, None]
+    stride = integral.shape[1]
+    i, j = np.arange(out_h), np.arange(out_w)
+    ys, ye = (y + i * h // out_h) * stride, (y - (-(i + 1) * h // out_h)) * stride  # floor(i·H/S), ceil((i+1)·H/S)
+    xs, xe = x + j * w // out_w, x - (-(j + 1) * w // out_w)
+    ys, ye, xs, xe = ys[:, :, None], ye[:, :, None], xs[:, None, :], xe[:, None, :]
+    flat = integral.reshape(-1, 3)
+
+    def at(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        return np.take(flat, (rows + cols).ravel(), axis=0)
+
+    sums = (at(ye, xe) - at(ys, xe) - at(ye, xs) + at(ys, xs)).reshape(len(x), out_h, out_w, 3)
+    means = (sums / (((ye - ys) // stride) * (xe - xs))[..., None]).astype(np.float32)
+    pixels = torch.from_numpy(means).permute(0, 3, 1, 2).to(device)  # N×3×H×W, channels-last in memory
+    return (pixels - 127.5) * 0.0078125
+
+
+def _crops(integral: np.ndarray, boxes: torch.Tensor, size: int, device: str) -> torch.Tensor:
     """Each box's pixels (1-based inclusive, clipped to the image) resampled to size×size, normalised."""
-    h, w = img.shape[2:]
+    h, w = integral.shape[0] - 1, integral.shape[1] - 1
     bi = boxes[:, :4].trunc().int().numpy()
-    x, y = np.maximum(bi[:, 0], 1), np.maximum(bi[:, 1], 1)
+    x, y = np.maximum(bi[:, 0], 1) - 1, np.maximum(bi[:, 1], 1) - 1
     ex, ey = np.minimum(bi[:, 2], w), np.minimum(bi[:, 3], h)
-    out = [interpolate(img[:, :, y[k] - 1 : ey[k], x[k] - 1 : ex[k]], size=(size, size), mode="area")
-           for k in range(len(bi)) if ey[k] > y[k] - 1 and ex[k] > x[k] - 1]  # fmt: skip
-    return (torch.cat(out) - 127.5) * 0.0078125
+    ok = (ey > y) & (ex > x)
+    return _area(integral, x[ok], y[ok], (ex - x)[ok], (ey - y)[ok], size, size, device)
 
 
 class MTCNN:
@@ -160,8 +192,9 @@ class MTCNN:
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
         """→ (boxes N×4 x1,y1,x2,y2, probabilities N, landmarks N×5×2), in image pixels; N may be 0."""
         empty = (np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros((0, 5, 2), np.float32))
-        img = torch.as_tensor(np.require(image, requirements=['C', 'W']), device=self.device).permute(2, 0, 1)[None].float()
-        h, w = img.shape[2:]
+        integral = cv2.integral(np.require(image, requirements=["C"]), sdepth=cv2.CV_64F)  # exact sums (< 2**53)
+        h, w = image.shape[:2]
+        whole = (np.zeros(1, np.int64), np.zeros(1, np.int64), np.full(1, w), np.full(1, h))
         scale, side, scales = 12.0 / min_face_size, min(h, w) * 12.0 / min_face_size, []
         while side >= 12:
             scales.append(scale)
@@ -169,8 +202,7 @@ class MTCNN:
         # stage 1: P-Net on every pyramid level, NMS per level then over all
         found = []
         for s in scales:
-            x = (interpolate(img, size=(int(h * s + 1), int(w * s + 1)), mode="area") - 127.5) * 0.0078125
-            reg, prob = self.pnet(x)
+            reg, prob = self.pnet(_area(integral, *whole, int(h * s + 1), int(w * s + 1), self.device))
             p = prob[0, 1]
             mask = p >= thresholds[0]
             if not mask.any():
@@ -189,7 +221,7 @@ class MTCNN:
                          b[:, 3] + b[:, 8] * bh, b[:, 4]], dim=1)  # fmt: skip
         b = _square(b)
         # stage 2: R-Net on 24×24 crops
-        reg, prob = self.rnet(_crops(img, b, 24))
+        reg, prob = self.rnet(_crops(integral, b, 24, self.device))
         keep = prob[:, 1] > thresholds[1]
         b = torch.cat([b[keep, :4], prob[keep, 1:2]], dim=1)
         reg = reg[keep]
@@ -198,7 +230,7 @@ class MTCNN:
         if len(b) == 0:
             return empty
         # stage 3: O-Net on 48×48 crops: scores, box refinement, five landmarks
-        reg, marks, prob = self.onet(_crops(img, b, 48))
+        reg, marks, prob = self.onet(_crops(integral, b, 48, self.device))
         keep = prob[:, 1] > thresholds[2]
         b = torch.cat([b[keep, :4], prob[keep, 1:2]], dim=1)
         reg, marks = reg[keep], marks[keep]
