@@ -12,7 +12,6 @@ nothing can break; the kernel may then reuse the memory (decision 021).
 from __future__ import annotations
 
 import ctypes
-import os
 import re
 from pathlib import Path
 
@@ -24,42 +23,34 @@ CUDA_LIBRARY = re.compile(
 )
 
 
-def rss_mib() -> float:
-    """This process's resident set (MiB), 0 where /proc is missing."""
-    try:
-        return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-    except (OSError, ValueError, IndexError):
-        return 0.0
-
-
-def release_cuda_pages(smaps: Path = Path("/proc/self/smaps")) -> float:
-    """Drop this process's resident pages of the CUDA libraries → MiB of RSS given back.
+def release_cuda_pages(smaps: Path = Path("/proc/self/smaps")) -> int:
+    """Drop this process's resident pages of the CUDA libraries → how many mappings were released.
 
     Only read-only or executable mappings that hold no private (copied-on-write) page — the libraries' code and
     constant data, byte for byte the file's — so `MADV_DONTNEED` is exact: a page touched later is mapped again
     from the file. (`MADV_PAGEOUT` would also evict them from the page cache, but skips every page another process
     maps too — the daemon beside the lock screen, two test workers — so it is not used.) Relocated data, writable
     data and everything not CUDA's stay as they are. Call it only where CUDA is not used (the caller checks); a
-    no-op (0) off Linux.
+    no-op (0) off Linux. benchmarks/engine_memory.py and tests/test_cuda_pages.py measure what it gives back.
     """
     try:
         lines = smaps.read_text().splitlines()
         libc = ctypes.CDLL(None, use_errno=True)
     except OSError:
-        return 0.0
+        return 0
     libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
     candidates, current = [], None  # (start, end) of CUDA mappings whose Anonymous: line reads 0 kB
-    for line in lines:
-        head = line.split(maxsplit=5)
-        if len(head) >= 5 and "-" in head[0] and ":" in head[3]:  # a mapping's header line
-            current = None
-            if len(head) == 6 and "w" not in head[1] and CUDA_LIBRARY.search(head[5]):
-                current = tuple(int(x, 16) for x in head[0].split("-"))
-        elif current is not None and line.startswith("Anonymous:"):
-            if int(line.split()[1]) == 0:
-                candidates.append(current)
-            current = None
-    before = rss_mib()
-    for start, end in candidates:
-        libc.madvise(start, end - start, MADV_DONTNEED)
-    return max(0.0, before - rss_mib())
+    try:
+        for line in lines:
+            head = line.split(maxsplit=5)
+            if len(head) >= 5 and "-" in head[0] and ":" in head[3]:  # a mapping's header line
+                current = None
+                if len(head) == 6 and "w" not in head[1] and CUDA_LIBRARY.search(head[5]):
+                    current = tuple(int(x, 16) for x in head[0].split("-"))
+            elif current is not None and line.startswith("Anonymous:"):
+                if int(line.split()[1]) == 0:
+                    candidates.append(current)
+                current = None
+    except ValueError:  # a format this code does not know: keep every page (an optimisation never stops an unlock)
+        return 0
+    return sum(libc.madvise(start, end - start, MADV_DONTNEED) == 0 for start, end in candidates)

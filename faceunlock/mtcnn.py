@@ -191,6 +191,8 @@ class MTCNN:
     def detect(self, image: np.ndarray, min_face_size: int = 20, thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7),
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
         """→ (boxes N×4 x1,y1,x2,y2, probabilities N, landmarks N×5×2), in image pixels; N may be 0."""
+        if image.ndim != 3 or image.shape[2] != 3:  # the integral-image resampling reads 3 channels per pixel
+            raise ValueError(f"MTCNN needs an RGB image (H×W×3), got shape {image.shape}")
         empty = (np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros((0, 5, 2), np.float32))
         integral = cv2.integral(np.require(image, requirements=["C"]), sdepth=cv2.CV_64F)  # exact sums (< 2**53)
         h, w = image.shape[:2]

@@ -70,6 +70,13 @@ def test_no_face_and_tiny_images():
     assert m.detect(np.zeros((12, 12, 3), np.uint8), 20)[0].shape == (0, 4)
 
 
+def test_anything_but_an_rgb_image_is_refused_not_misread():
+    m = MTCNN()  # the resampling reads three channels per pixel: grey or RGBA would be read as the wrong pixels
+    for shape in [(240, 320), (240, 320, 1), (240, 320, 4)]:
+        with pytest.raises(ValueError, match="RGB"):
+            m.detect(np.full(shape, 128, np.uint8))
+
+
 def test_detecting_a_face_never_imports_torchvision():
     code = ("import sys; from faceunlock.detect import FaceDetector; from faceunlock.images import load_image; "
             f"assert FaceDetector().primary(load_image({str(REAL_MOV.parent.parent / 'still-images' / 'image_T1.jpg')!r})) "
