@@ -23,6 +23,18 @@ def keyring_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Keyrin
         yield session
 
 
+@pytest.fixture(autouse=True)
+def _keyring_still_up(request: pytest.FixtureRequest) -> None:
+    """Before each test that uses the session's keyring: if gnome-keyring-daemon died (it aborts now and then on
+    a busy machine, a GLib assertion, not ours), start it again on the same collection and say so in the report,
+    instead of failing every later test of the session with "no secure OS keyring"."""
+    if "keyring_session" not in request.fixturenames:
+        return
+    session: KeyringSession = request.getfixturevalue("keyring_session")
+    if session.revive():
+        request.node.warn(pytest.PytestWarning(f"gnome-keyring-daemon had died; restarted it ({session.revived}×)"))
+
+
 @pytest.fixture
 def fu_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """FACEUNLOCK_HOME in a temp dir: data, config and cache of this test stay there."""

@@ -13,7 +13,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -71,6 +71,21 @@ class KeyringSession:
     dbus: subprocess.Popen
     daemon: subprocess.Popen
     password: str
+    env: dict[str, str] = field(default_factory=dict)
+    revived: int = 0
+
+    def revive(self, timeout: float = 20.0) -> bool:
+        """Start gnome-keyring-daemon again if it died; True if it had to. gnome-keyring itself sometimes aborts
+        (GLib "invoke_get_property_in_idle_cb: assertion failed" when a client goes away mid-call, seen on a busy
+        machine); the collection is on disk under this session's XDG_DATA_HOME, so the new daemon, unlocked with
+        the same password, serves the same secrets and later tests see the keyring the session promised."""
+        if self.daemon.poll() is None:
+            return False
+        self.daemon = _start_gnome_keyring(self.root, self.env, self.password)
+        _wait_unlocked_default(timeout)
+        _reinit_keyring()
+        self.revived += 1
+        return True
 
     def lock(self) -> None:
         """Lock the default collection, as the desktop does on screen lock or timeout."""
@@ -133,6 +148,17 @@ def _wait_unlocked_default(timeout: float) -> None:
     raise RuntimeError(f"gnome-keyring did not come up unlocked within {timeout} s ({last!r})")
 
 
+def _start_gnome_keyring(root: Path, env: dict[str, str], password: str) -> subprocess.Popen:
+    with open(root / "gnome-keyring.log", "ab") as log:  # the child keeps its own copy of the fd
+        daemon = subprocess.Popen(
+            ["gnome-keyring-daemon", "--foreground", "--unlock", "--components=secrets"],
+            stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT, env=env, preexec_fn=_die_with_parent,
+        )  # fmt: skip
+    daemon.stdin.write(password.encode())
+    daemon.stdin.close()  # --unlock reads the login password up to EOF
+    return daemon
+
+
 @contextlib.contextmanager
 def private_keyring(root: Path, password: str = PASSWORD, timeout: float = 20.0) -> Iterator[KeyringSession]:
     """Start dbus-daemon + gnome-keyring-daemon (unlocked with `password`) under `root`, point this process
@@ -152,7 +178,7 @@ def private_keyring(root: Path, password: str = PASSWORD, timeout: float = 20.0)
     saved = {k: os.environ.get(k) for k in _ENV_KEYS}
     child_env = {k: v for k, v in os.environ.items() if k not in _ENV_KEYS}
     child_env.update({k: str(v) for k, v in dirs.items()})
-    dbus = daemon = None
+    dbus = daemon = session = None
     try:
         with open(root / "dbus.log", "wb") as dbus_log:  # the child keeps its own copy of the fd
             dbus = subprocess.Popen(
@@ -162,14 +188,7 @@ def private_keyring(root: Path, password: str = PASSWORD, timeout: float = 20.0)
             )  # fmt: skip
         address = _read_address(dbus, timeout)
         child_env["DBUS_SESSION_BUS_ADDRESS"] = address
-        with open(root / "gnome-keyring.log", "wb") as log:  # the child keeps its own copy of the fd
-            daemon = subprocess.Popen(
-                ["gnome-keyring-daemon", "--foreground", "--unlock", "--components=secrets"],
-                stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT, env=child_env,
-                preexec_fn=_die_with_parent,
-            )  # fmt: skip
-        daemon.stdin.write(password.encode())
-        daemon.stdin.close()  # --unlock reads the login password up to EOF
+        daemon = _start_gnome_keyring(root, child_env, password)
 
         for k in _ENV_KEYS:
             os.environ.pop(k, None)
@@ -186,14 +205,15 @@ def private_keyring(root: Path, password: str = PASSWORD, timeout: float = 20.0)
         backend = keyring.get_keyring()
         if not isinstance(backend, SecretService.Keyring):
             raise RuntimeError(f"keyring chose {backend!r}, not the Secret Service backend")
-        yield KeyringSession(root, address, dbus, daemon, password)
+        session = KeyringSession(root, address, dbus, daemon, password, env=dict(child_env))
+        yield session
     finally:
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-        _stop(daemon)
+        _stop(session.daemon if session is not None else daemon)  # a revived daemon is the one to stop
         _stop(dbus)
         if dbus is not None and dbus.stdout:
             dbus.stdout.close()
