@@ -55,7 +55,6 @@ class Engine:
         from faceunlock.weights import resolve_backbone
 
         apply_inference_policy()  # every process that unlocks (CLI, GUI, lock screen, daemon) builds its engine here
-        _release_cuda_pages_on_cpu(device)  # before the models load, so the peak stays low too
         backbone = resolve_backbone(weights, device=device)
         calibration = find_calibration(backbone)
         calibration.check_for(backbone)
@@ -65,19 +64,7 @@ class Engine:
             from faceunlock.liveness import LivenessChecker
 
             checker = LivenessChecker.load(device=device)
-        engine = cls(backbone, calibration, FaceProcessor(backbone), checker)
-        _release_cuda_pages_on_cpu(device)
-        return engine
-
-
-def _release_cuda_pages_on_cpu(device: str) -> None:
-    """A CPU-only unlock never runs the CUDA libraries torch loaded: give their pages back (decision 021)."""
-    import torch
-
-    from faceunlock.cuda_pages import release_cuda_pages
-
-    if device == "cpu" and not torch.cuda.is_initialized():
-        release_cuda_pages()
+        return cls(backbone, calibration, FaceProcessor(backbone), checker)
 
 
 Templates = np.ndarray | Sequence[np.ndarray]  # one block, or one per appearance
