@@ -78,11 +78,17 @@ class ChannelAffine(nn.Module):
 
 
 class ConvAffine(nn.Module):
-    """Conv (with bias) followed by dlib's per-channel affine; names mirror the manifest (`conv`, `scale`)."""
+    """Conv (with bias) followed by dlib's per-channel affine; names mirror the manifest (`conv`, `scale`).
+
+    The filters are channels-last from the start, like the input `to_tensor` gives: the convolutions then stop
+    re-laying out every filter on every call (11.5 → 9.8 ms a chip here, bit-identical descriptors; decision 020).
+    Converted layer by layer as it is built, not the whole network afterwards: that left 7 MiB of freed copies
+    in the heap of every process that unlocks."""
 
     def __init__(self, cin: int, cout: int, kernel: int, stride: int, padding: int) -> None:
         super().__init__()
-        self.conv = nn.Conv2d(cin, cout, kernel, stride=stride, padding=padding, bias=True)
+        conv = nn.Conv2d(cin, cout, kernel, stride=stride, padding=padding, bias=True)
+        self.conv = conv.to(memory_format=torch.channels_last)
         self.scale = ChannelAffine(cout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

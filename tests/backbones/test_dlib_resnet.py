@@ -180,3 +180,15 @@ def test_channels_last_matches_contiguous(backbone):
         net.to(memory_format=torch.channels_last)
         cl = net(x.to(memory_format=torch.channels_last))
     assert torch.allclose(plain, cl, atol=1e-4), (plain - cl).abs().max()
+
+
+def test_loaded_backbone_keeps_its_weights_channels_last(backbone):
+    """The bundled and a random backbone both run with channels-last filters (decision 020's speed-up), and a
+    network loaded that way still reads the same weights: its state dict equals a contiguous copy's."""
+    for bb in (backbone, dr.from_state_dict(None, None, "0" * 64)):
+        convs = [m.weight for m in bb.net.modules() if isinstance(m, torch.nn.Conv2d)]
+        assert convs and all(w.is_contiguous(memory_format=torch.channels_last) for w in convs)
+    plain = dr.DlibResNet34()
+    plain.load_state_dict(backbone.net.state_dict())
+    for (name, a), b in zip(backbone.net.state_dict().items(), plain.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name
