@@ -48,10 +48,11 @@ def _has_dlib() -> bool:
     return find_spec("dlib") is not None and find_spec("face_recognition_models") is not None
 
 
-# howdy-dlib (Howdy's engine) runs when dlib-bin and face_recognition_models are installed (see HowdyDlib)
-METHODS = ("baseline", "ours-inception", "ours-dlib") + (("howdy-dlib",) if _has_dlib() else ())
+# Howdy's engine (two scalings, see HowdyDlib) runs when dlib-bin and face_recognition_models are installed
+HOWDY = ("howdy-dlib", "howdy-shipped")
+METHODS = ("baseline", "ours-inception", "ours-dlib") + (HOWDY if _has_dlib() else ())
 MID_LABEL = {"baseline": "select+crop", "ours-inception": "quality+align", "ours-dlib": "quality+align",
-             "howdy-dlib": "5 landmarks"}  # fmt: skip
+             "howdy-dlib": "5 landmarks", "howdy-shipped": "5 landmarks"}  # fmt: skip
 WEIGHTS_NOTE = (
     "InceptionResnetV1 weights are random in both baseline and ours-inception (pretrained files cannot be "
     "downloaded here); the network's cost does not depend on its weight values. ours-dlib uses the bundled "
@@ -202,6 +203,17 @@ class Ours:
         return Sample(_ms(t2 - t0), det, mid, _ms(t2 - t1))
 
 
+def dlib_build() -> str | None:
+    """Which dlib Howdy's engine runs on: its speed depends on the build (the PyPI wheel dlib-bin has no BLAS;
+    Howdy's installer compiles dlib, which finds OpenBLAS when it is installed — Howdy's package recommends it)."""
+    if not _has_dlib():
+        return None
+    import dlib
+
+    return (f"{dlib.__version__} from {Path(dlib.__file__).parent}, BLAS {dlib.DLIB_USE_BLAS}, "
+            f"AVX {dlib.USE_AVX_INSTRUCTIONS}")  # fmt: skip
+
+
 def _dlib_models() -> Path:
     from importlib.util import find_spec
 
@@ -210,35 +222,59 @@ def _dlib_models() -> Path:
 
 
 class HowdyDlib:
-    """Howdy's engine as Howdy runs it: the frame scaled to 640 px wide, dlib's HOG detector with one upsample on
-    the grey frame, the 5-point shape, then dlib's ResNet descriptor (face_recognition_models' files). Needs
-    `pip install dlib-bin face_recognition_models` (not part of faceunlock's set-up)."""
+    """Howdy's engine: dlib's HOG detector with one upsample on the grey frame, the 5-point shape, then dlib's
+    ResNet descriptor (face_recognition_models' files). Needs `pip install dlib-bin face_recognition_models`
+    (not part of faceunlock's set-up). Two ways to scale the frame first:
 
-    key = "howdy-dlib"
+      howdy-dlib     as issue 13 describes it: scaled to 640 px wide, first face only
+      howdy-shipped  as Howdy's compare.py runs with its shipped config.ini: scaled to max_height = 320 px
+                     (INTER_AREA), CLAHE (clip 2, 8×8 tiles) on the grey frame, landmarks and a descriptor for
+                     every face found (compare.py loops over all of them)
+    """
 
-    def __init__(self) -> None:
+    def __init__(self, key: str = "howdy-dlib") -> None:
         import dlib
 
         m = _dlib_models()
+        self.key = key
+        self.shipped = key == "howdy-shipped"
         self.detector = dlib.get_frontal_face_detector()
         self.shape = dlib.shape_predictor(str(m / "shape_predictor_5_face_landmarks.dat"))
         self.encoder = dlib.face_recognition_model_v1(str(m / "dlib_face_recognition_resnet_model_v1.dat"))
+        if self.shipped:
+            import cv2
 
-    def run(self, frame) -> Sample:
+            self.clahe = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(8, 8))
+
+    def _small(self, frame):
         import cv2
 
-        t0 = time.perf_counter()
         h, w = frame.shape[:2]
+        if self.shipped:  # compare.py: scaling_factor = max_height / frame height, applied to both frames
+            f = HOWDY_MAX_HEIGHT / h
+            small = cv2.resize(frame, None, fx=f, fy=f, interpolation=cv2.INTER_AREA) if f != 1 else frame
+            return small, self.clahe.apply(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY))
         small = cv2.resize(frame, (640, round(h * 640 / w)), interpolation=cv2.INTER_AREA) if w > 640 else frame
-        faces = self.detector(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY), 1)
+        return small, cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+
+    def run(self, frame) -> Sample:
+        t0 = time.perf_counter()
+        small, grey = self._small(frame)
+        faces = list(self.detector(grey, 1))
         t1 = time.perf_counter()
         if not faces:
             return Sample(_ms(t1 - t0), _ms(t1 - t0), 0.0, None, "no face")
-        shape = self.shape(small, faces[0])
-        t2 = time.perf_counter()
-        self.encoder.compute_face_descriptor(small, shape, 1)
-        t3 = time.perf_counter()
-        return Sample(_ms(t3 - t0), _ms(t1 - t0), _ms(t2 - t1), _ms(t3 - t2))
+        mid = enc = 0.0
+        for face in faces if self.shipped else faces[:1]:
+            ta = time.perf_counter()
+            shape = self.shape(small, face)
+            tb = time.perf_counter()
+            self.encoder.compute_face_descriptor(small, shape, 1)
+            mid, enc = mid + tb - ta, enc + time.perf_counter() - tb
+        return Sample(_ms(time.perf_counter() - t0), _ms(t1 - t0), _ms(mid), _ms(enc))
+
+
+HOWDY_MAX_HEIGHT = 320  # Howdy's config.ini, [video] max_height
 
 
 class ReferenceMTCNN:
@@ -296,7 +332,7 @@ def build_methods():
         Baseline(),
         Ours("ours-inception", random_backbone("inception")),
         Ours("ours-dlib", resolve_backbone("dlib-resnet34")),
-    ] + ([HowdyDlib()] if "howdy-dlib" in METHODS else [])
+    ] + [HowdyDlib(k) for k in HOWDY if k in METHODS]
 
 
 # -- statistics -----------------------------------------------------------------------------------------------
@@ -387,6 +423,7 @@ COLD_CODE = {
         "h.run(frame)",
     ),
 }
+COLD_CODE["howdy-shipped"] = (COLD_CODE["howdy-dlib"][0], "h = HowdyDlib('howdy-shipped')", "h.run(frame)")
 
 
 def cold_child(method: str, video: Path, threads: int) -> None:
@@ -460,6 +497,8 @@ def print_report(videos: list[Video], results: dict, cold: list[dict], meta: dic
     print(f"  torch {meta['torch']}, facenet-pytorch {meta['facenet_pytorch']}, {meta['threads']} thread(s), "
           f"{meta['cpu_count']} CPU(s), load average {meta['loadavg_before']} before / "
           f"{meta['loadavg_after']} after")  # fmt: skip
+    if meta.get("dlib"):
+        print(f"  dlib (Howdy's engine): {meta['dlib']}")
     print(f"  note: {WEIGHTS_NOTE}")
     print(
         "  times in ms; total = frame in → embedding out (frames with no usable face stop early and count too);"
@@ -488,11 +527,11 @@ def print_report(videos: list[Video], results: dict, cold: list[dict], meta: dic
         if common and len(common) < len(v.frames):
             meds = {k: pct([per[k][i].total for i in common], 50) for k in METHODS}
             line = ", ".join(f"{k} {meds[k]:.1f}" for k in METHODS)
-            print(f"  on the {len(common)} frames all three embedded, median: {line}"
+            print(f"  on the {len(common)} frames every method embedded, median: {line}"
                   f" (base/ours-inception {meds['baseline'] / meds['ours-inception']:.2f}×,"
                   f" base/ours-dlib {meds['baseline'] / meds['ours-dlib']:.2f}×)")  # fmt: skip
         elif not common:
-            print("  no frame was embedded by all three methods")
+            print("  no frame was embedded by every method")
         for k in METHODS:
             if sums[k]["not_embedded"]:
                 why = ", ".join(
@@ -510,11 +549,13 @@ def print_report(videos: list[Video], results: dict, cold: list[dict], meta: dic
             for k in METHODS[1:]
         ]
         print(f"{v.name:<26}{med['baseline']:>10.1f}" + "".join(f"{c:>32}" for c in cells))
-    if "howdy-dlib" in METHODS:
+    for hk in (k for k in HOWDY if k in METHODS):
+        how = {"howdy-dlib": "frames scaled to 640 px wide, as issue 13 describes",
+               "howdy-shipped": f"Howdy's shipped config: max_height {HOWDY_MAX_HEIGHT}, CLAHE, every face"}[hk]
         print()
-        print("== ours-dlib against Howdy's engine (dlib HOG + ResNet, 640 px): howdy ms / ours ms ==")
+        print(f"== ours-dlib against Howdy's engine, {hk} (dlib HOG + ResNet; {how}): howdy ms / ours ms ==")
         for v in videos:
-            h, o = results[v.name]["howdy-dlib"], results[v.name]["ours-dlib"]
+            h, o = results[v.name][hk], results[v.name]["ours-dlib"]
             mh, mo = pct([s.total for s in h], 50), pct([s.total for s in o], 50)
             print(f"{v.name:<26} howdy {mh:7.1f}  ours {mo:6.1f}  {mh / mo:5.2f}× (paired {paired_ratio(h, o):.2f}×)")
     if same:
@@ -615,6 +656,7 @@ def main(argv: list[str] | None = None) -> int:
         "order": "interleaved per frame, first method rotated each frame",
         "weights_note": WEIGHTS_NOTE,
         "loadavg_before": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+        "dlib": dlib_build(),
     }
     results = bench(videos, args.warmup, progress=not args.no_progress)
     meta["loadavg_after"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
