@@ -227,9 +227,10 @@ class HowdyDlib:
     (not part of faceunlock's set-up). Two ways to scale the frame first:
 
       howdy-dlib     as issue 13 describes it: scaled to 640 px wide, first face only
-      howdy-shipped  as Howdy's compare.py runs with its shipped config.ini: scaled to max_height = 320 px
-                     (INTER_AREA), CLAHE (clip 2, 8×8 tiles) on the grey frame, landmarks and a descriptor for
-                     every face found (compare.py loops over all of them)
+      howdy-shipped  as Howdy's compare.py runs with its shipped config.ini: CLAHE (clip 2, 8×8 tiles) on the
+                     grey frame and its darkness histogram, then colour and grey frames scaled to max_height =
+                     320 px (INTER_AREA), landmarks and a descriptor for every face found (compare.py loops
+                     over all of them)
     """
 
     def __init__(self, key: str = "howdy-dlib") -> None:
@@ -250,10 +251,14 @@ class HowdyDlib:
         import cv2
 
         h, w = frame.shape[:2]
-        if self.shipped:  # compare.py: scaling_factor = max_height / frame height, applied to both frames
+        if self.shipped:  # compare.py's order: grey + CLAHE at full size, the 8-bin darkness histogram, then both
+            grey = self.clahe.apply(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY))  # frames scaled by max_height / h
+            cv2.calcHist([grey], [0], None, [8], [0, 256])
             f = HOWDY_MAX_HEIGHT / h
-            small = cv2.resize(frame, None, fx=f, fy=f, interpolation=cv2.INTER_AREA) if f != 1 else frame
-            return small, self.clahe.apply(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY))
+            if f == 1:
+                return frame, grey
+            return (cv2.resize(frame, None, fx=f, fy=f, interpolation=cv2.INTER_AREA),
+                    cv2.resize(grey, None, fx=f, fy=f, interpolation=cv2.INTER_AREA))  # fmt: skip
         small = cv2.resize(frame, (640, round(h * 640 / w)), interpolation=cv2.INTER_AREA) if w > 640 else frame
         return small, cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
 
