@@ -4,7 +4,9 @@ Why: an unlock runs while the browser, a build or a video call is busy. torch's 
 wait for work, and on a loaded 2-core machine the spinning threads compete with the very work they wait for:
 with two busy processes beside it a `faceunlock verify` took 2.75–3.6× its quiet time, and MTCNN's small
 convolutions slowed ~10×. The policy (chosen from benchmarks/under_load.py and daemon_latency.py, decision 018):
-idle workers sleep (OMP_WAIT_POLICY=PASSIVE) and inference uses at most `DEFAULT_THREADS` threads.
+idle workers sleep (OMP_WAIT_POLICY=PASSIVE) and inference uses `DEFAULT_THREADS` thread (one: since
+decision 020's faster MTCNN a second thread no longer shortens a decision, and under load it makes some decisions
+much slower — decision 018, "Re-measured again").
 
 Two moments: libgomp reads OMP_WAIT_POLICY once, when torch is imported, so `prepare_environment` runs when the
 faceunlock package is imported (before any of our modules imports torch); the thread count is applied where an
@@ -18,7 +20,7 @@ from __future__ import annotations
 import os
 
 THREADS_ENV = "FACEUNLOCK_THREADS"
-DEFAULT_THREADS = 2  # at most: the per-frame networks are small, more threads gain little (decision 018)
+DEFAULT_THREADS = 1  # the per-frame networks are small; a second thread costs more in waiting than it gains (018)
 WAIT_POLICY = "PASSIVE"
 
 

@@ -1,5 +1,5 @@
 """The thread policy of the unlock path (decision 018): idle OpenMP workers sleep unless the person chose
-otherwise, and an unlock engine runs at most two torch threads unless FACEUNLOCK_THREADS says."""
+otherwise, and an unlock engine runs one torch thread unless FACEUNLOCK_THREADS says."""
 
 from __future__ import annotations
 
@@ -25,13 +25,16 @@ def test_wait_policy_is_passive_unless_the_person_chose():
 
 def test_thread_count(monkeypatch):
     monkeypatch.delenv(cpu.THREADS_ENV, raising=False)
-    assert cpu.inference_threads() == min(2, os.cpu_count() or 1)
+    assert cpu.inference_threads() == 1
     for bad in ("0", "-1", "two", ""):
         monkeypatch.setenv(cpu.THREADS_ENV, bad)
-        assert cpu.inference_threads() == min(2, os.cpu_count() or 1)
-    monkeypatch.setenv(cpu.THREADS_ENV, "1")
+        assert cpu.inference_threads() == 1
+    monkeypatch.setenv(cpu.THREADS_ENV, "2")
+    assert cpu.inference_threads() == 2  # a person's choice wins, even above the CPU count
     before = torch.get_num_threads()
     try:
+        assert cpu.apply_inference_policy() == 2 and torch.get_num_threads() == 2
+        monkeypatch.delenv(cpu.THREADS_ENV)
         assert cpu.apply_inference_policy() == 1 and torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
