@@ -8,4 +8,6 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 export QT_QPA_PLATFORM=offscreen
 .venv/bin/ruff check faceunlock tests benchmarks scripts
-exec .venv/bin/python -m pytest -q -n auto --maxprocesses 4 --dist loadfile "$@"
+# --max-worker-restart 0: a worker that crashes fails the run at once, naming the test it was running; with a
+# restarted worker, xdist's loadfile scheduling once hung after a crash until CI was killed.
+exec .venv/bin/python -m pytest -q -n auto --maxprocesses 4 --dist loadfile --max-worker-restart 0 "$@"
