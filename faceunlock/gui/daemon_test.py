@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QPushButton, QVBoxLa
 from faceunlock.daemon_client import Connection, DaemonClient, DaemonError, daemon_answers, system_socket
 from faceunlock.gui.theme import APP_STYLE, COLORS
 from faceunlock.gui.verdict_dialog import VerdictDialog
+from faceunlock.gui.workers import stop_or_retire
 
 
 def store_in_use(path: str | Path | None = None) -> str:
@@ -104,7 +105,7 @@ class DaemonRecognitionDialog(VerdictDialog):
     def _stop(self) -> None:
         if self.thread is not None:
             self.thread.cancel()
-            self.thread.wait(5000)
+            stop_or_retire(self.thread, 5000)
             self.thread = None
 
     def done(self, result: int) -> None:
@@ -231,7 +232,7 @@ class DaemonEnrollDialog(QDialog):
     def done(self, result: int) -> None:
         if self.thread is not None:
             self.thread.cancel()  # closing mid-capture cancels: nothing is saved
-            self.thread.wait(5000)
+            stop_or_retire(self.thread, 5000)
             self.thread = None
         super().done(result)
 

@@ -153,6 +153,13 @@ def retire(thread: QThread) -> None:
     thread.finished.connect(lambda: _RETIRED.discard(thread))
 
 
+def stop_or_retire(thread: QThread, wait_ms: int) -> None:
+    """After asking `thread` to stop: wait up to `wait_ms` for it, and if it still runs, retire it — its parent
+    must never destroy it mid-run (that aborts the process, taking the lock screen or the app with it)."""
+    if thread.isRunning() and not thread.wait(wait_ms):
+        retire(thread)
+
+
 def wait_retired(timeout_ms: int = 15000) -> bool:
     """Wait for retired threads (before the process exits); True if all ended."""
     for t in list(_RETIRED):

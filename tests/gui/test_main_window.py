@@ -122,3 +122,33 @@ def test_recognition_test_recognises_alice(qtbot, gui_home, wizard_run, provider
     assert d.decision.accepted, d.detail.text()
     assert "Recognised" in d.verdict.text() and "threshold" in d.detail.text()
     d.accept()
+
+
+def test_a_thread_that_will_not_stop_is_retired_not_destroyed(qapp):
+    """`stop_or_retire`: a worker still running after the wait (a daemon that does not hang up, a slow frame) is
+    kept alive until it ends, so deleting its parent widget does not destroy a running QThread (which aborts the
+    process). The daemon dialogs close this way."""
+    from PySide6.QtCore import QThread
+    from PySide6.QtWidgets import QWidget
+
+    from faceunlock.gui.workers import stop_or_retire, wait_retired
+
+    class Stubborn(QThread):
+        def run(self) -> None:
+            self.msleep(1500)  # ignores requestInterruption, like a blocking call
+
+    parent = QWidget()
+    t = Stubborn(parent)
+    t.start()
+    t.requestInterruption()
+    stop_or_retire(t, 100)
+    assert t.isRunning() and t.parent() is None  # retired: no longer owned by the widget
+    parent.deleteLater()
+    del parent
+    qapp.processEvents()
+    assert wait_retired(5000) and not t.isRunning()
+
+    quick = Stubborn()
+    quick.start()
+    stop_or_retire(quick, 5000)  # ends within the wait: nothing to retire
+    assert not quick.isRunning()
