@@ -238,10 +238,10 @@ class FrameThread(QThread):
 
     # -- loop ----------------------------------------------------------------------------------------------
     def stop(self, wait_ms: int = 5000) -> None:
-        """Ask the loop to end after the current frame, and wait for it (a frame takes well under a second)."""
+        """Ask the loop to end after the current frame, and wait for it (a frame takes well under a second);
+        still running after `wait_ms` (a model still loading), it is retired rather than left to its parent."""
         self.requestInterruption()
-        if self.isRunning():
-            self.wait(wait_ms)
+        stop_or_retire(self, wait_ms)
 
     def _sleep(self, seconds: float) -> None:
         end = int(seconds * 1000)
