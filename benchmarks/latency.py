@@ -21,6 +21,7 @@ plus its input/output conversion). Cold start (imports, model build, first frame
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -302,15 +303,16 @@ class ReferenceMTCNN:
 
 
 def equivalence(videos: list[Video]) -> dict[str, dict]:
-    """Per video: the largest L2 difference between ours-dlib's embedding and the unoptimised path's (facenet-
-    pytorch's MTCNN in place of faceunlock.mtcnn, everything else the same), and frames where only one embedded."""
+    """Per video: the largest L2 difference between ours-dlib's embedding (the product: faceunlock.mtcnn and the
+    network on ONNX Runtime) and the unoptimised path's (facenet-pytorch's MTCNN, the network in torch; the same
+    choice, gates and alignment), and frames where only one embedded."""
     import numpy as np
 
     from faceunlock.pipeline import FaceProcessor
     from faceunlock.weights import resolve_backbone
 
-    backbone = resolve_backbone("dlib-resnet34")
-    ours, ref = FaceProcessor(backbone), FaceProcessor(backbone)
+    mine, plain = resolve_backbone("dlib-resnet34", compiled=True), resolve_backbone("dlib-resnet34")
+    ours, ref = FaceProcessor(mine), FaceProcessor(plain)
     ref.detector._mtcnn = ReferenceMTCNN()
     out = {}
     for v in videos:
@@ -318,7 +320,7 @@ def equivalence(videos: list[Video]) -> dict[str, dict]:
         for frame in v.frames:
             a, b = ours.analyze(frame), ref.analyze(frame)
             if a.usable and b.usable:
-                ea, eb = backbone.embed(np.stack([a.chip, b.chip]))
+                ea, eb = mine.embed(a.chip[None])[0], plain.embed(b.chip[None])[0]
                 diffs.append(float(np.linalg.norm(ea - eb)))
             elif a.usable != b.usable:
                 only_one += 1
@@ -336,7 +338,7 @@ def build_methods():
     return [
         Baseline(),
         Ours("ours-inception", random_backbone("inception")),
-        Ours("ours-dlib", resolve_backbone("dlib-resnet34")),
+        Ours("ours-dlib", resolve_backbone("dlib-resnet34", compiled=True)),  # as the product unlocks (decision 023)
     ] + [HowdyDlib(k) for k in HOWDY if k in METHODS]
 
 
@@ -417,9 +419,9 @@ COLD_CODE = {
         "proc = FaceProcessor(random_backbone('inception'))",
         "r = proc.analyze(frame)\nif r.usable:\n    proc.backbone.embed(r.chip[None])",
     ),
-    "ours-dlib": (
-        "import torch\nfrom faceunlock.pipeline import FaceProcessor\nfrom faceunlock.weights import resolve_backbone",
-        "proc = FaceProcessor(resolve_backbone('dlib-resnet34'))",
+    "ours-dlib": (  # no torch: the product's unlock path never imports it (decision 023)
+        "from faceunlock.pipeline import FaceProcessor\nfrom faceunlock.weights import resolve_backbone",
+        "proc = FaceProcessor(resolve_backbone('dlib-resnet34', compiled=True))",
         "r = proc.analyze(frame)\nif r.usable:\n    proc.backbone.embed(r.chip[None])",
     ),
     "howdy-dlib": (
@@ -447,11 +449,14 @@ def cold_child(method: str, video: Path, threads: int) -> None:
     imports, build, run = COLD_CODE[method]
     ns: dict = {"frame": frame}
     exec(imports, ns)
-    ns["torch"].set_num_threads(threads)
+    if "torch" in ns:
+        ns["torch"].set_num_threads(threads)
+    else:  # ours-dlib: ONNX Runtime sessions read the thread count when they are made
+        os.environ["FACEUNLOCK_THREADS"] = str(threads)
     t2 = time.perf_counter()
     exec(build, ns)
     t3 = time.perf_counter()
-    with ns["torch"].inference_mode():
+    with ns["torch"].inference_mode() if "torch" in ns else contextlib.nullcontext():
         exec(run, ns)
         t4 = time.perf_counter()
         exec(run, ns)
@@ -646,6 +651,7 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     cv2.setNumThreads(args.threads)
+    os.environ["FACEUNLOCK_THREADS"] = str(args.threads)  # faceunlock's ONNX Runtime sessions read it when made
     from importlib.metadata import version
 
     meta = {

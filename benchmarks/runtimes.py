@@ -108,59 +108,63 @@ def make_runner(runtime: str, name: str, onnx_dir: Path, threads: int, torch_net
 
 # -- the product's networks and their recorded inputs ---------------------------------------------------------
 def torch_networks():
-    """The engine's six networks as torch modules, loaded the way faceunlock loads them."""
-    from faceunlock.liveness import LivenessChecker
-    from faceunlock.mtcnn import MTCNN
-    from faceunlock.weights import resolve_backbone
+    """The six networks as torch modules, loaded the way faceunlock loads them for training and export."""
+    from faceunlock import mtcnn_nets
+    from faceunlock.backbones.dlib_resnet import load_bundled
+    from faceunlock.liveness import MODEL_DIR, MODEL_FILES
+    from faceunlock.minifasnet import load_minifasnet
 
-    m, backbone, live = MTCNN(), resolve_backbone("dlib-resnet34"), LivenessChecker.load()
-    nets = {"pnet": m.pnet, "rnet": m.rnet, "onet": m.onet, "resnet": backbone.net}
-    nets.update({f"live{i}": net for i, (_, net) in enumerate(live.models)})
+    nets = {n: mtcnn_nets.load(n) for n in ("pnet", "rnet", "onet")}
+    nets["resnet"] = load_bundled().net
+    nets.update({f"live{i}": load_minifasnet(MODEL_DIR / m.filename, m.spec) for i, m in enumerate(MODEL_FILES)})
     return nets
 
 
 def export(nets: dict, inputs: dict[str, list[np.ndarray]], folder: Path) -> None:
-    import torch
+    """Each network to folder/NAME.onnx with faceunlock's own exporter (faceunlock/runtime.py)."""
+    from faceunlock import runtime
 
-    dynamic = {"pnet": {2: "h", 3: "w"}}
     for name, net in nets.items():
-        x = torch.from_numpy(inputs[name][0])
-        torch.onnx.export(net, (x,), str(folder / f"{name}.onnx"), input_names=["x"], opset_version=17,
-                          dynamic_axes={"x": dynamic.get(name, {0: "n"})}, dynamo=False)  # fmt: skip
+        dynamic = {2: "h", 3: "w"} if name == "pnet" else {0: "n"}
+        (folder / f"{name}.onnx").write_bytes(runtime.export_bytes(runtime.Export(net, inputs[name].shape, dynamic)))
 
 
 class Recorder:
-    """Wraps a network: records each input (as contiguous NCHW numpy) under its frame, then runs it."""
+    """Wraps a graph (numpy in, numpy out): records each input under its network's name, then runs it."""
 
-    def __init__(self, net, name: str, log: dict) -> None:
-        self.net, self.name, self.log = net, name, log
+    def __init__(self, graph, name: str, log: dict) -> None:
+        self.graph, self.name, self.log = graph, name, log
 
     def __call__(self, x):
-        self.log.setdefault(self.name, []).append(np.ascontiguousarray(x.numpy()))
-        return self.net(x)
+        self.log.setdefault(self.name, []).append(np.ascontiguousarray(x))
+        return self.graph(x)
+
+
+def product_processor():
+    """The unlock path as it ships: FaceProcessor over the compiled backbone, graphs on ONNX Runtime."""
+    from faceunlock.pipeline import FaceProcessor
+    from faceunlock.weights import resolve_backbone
+
+    return FaceProcessor(resolve_backbone("dlib-resnet34", compiled=True))
 
 
 def record(frames: list[np.ndarray]) -> list[dict[str, list[np.ndarray]]]:
     """Every network input the product makes, frame by frame (one dict per frame)."""
     from faceunlock.liveness import LivenessChecker
-    from faceunlock.pipeline import FaceProcessor
-    from faceunlock.weights import resolve_backbone
 
-    proc, live = FaceProcessor(resolve_backbone("dlib-resnet34")), LivenessChecker.load()
+    proc, live = product_processor(), LivenessChecker.load()
     m, per_frame = proc.detector._mtcnn, []
     for frame in frames:
         log: dict[str, list[np.ndarray]] = {}
-        saved = m.pnet, m.rnet, m.onet, proc.backbone.net
-        m.pnet, m.rnet, m.onet = (
-            Recorder(n, k, log) for n, k in zip(saved[:3], ("pnet", "rnet", "onet"), strict=True)
-        )
-        proc.backbone.net = Recorder(saved[3], "resnet", log)
+        saved = m.pnet, m.rnet, m.onet, proc.backbone.graph
+        m.pnet, m.rnet, m.onet = (Recorder(n, k, log) for n, k in zip(saved[:3], ("pnet", "rnet", "onet"), strict=True))
+        proc.backbone.graph = Recorder(saved[3], "resnet", log)
         try:
             r = proc.analyze(frame)
             if r.usable:
                 proc.backbone.embed(r.chip[None])
         finally:
-            m.pnet, m.rnet, m.onet, proc.backbone.net = saved
+            m.pnet, m.rnet, m.onet, proc.backbone.graph = saved
         if r.face is not None:
             for i, patch in enumerate(live.patches(frame, r.face)):
                 log[f"live{i}"] = [np.ascontiguousarray(patch.transpose(2, 0, 1)[None].astype(np.float32))]
@@ -168,29 +172,24 @@ def record(frames: list[np.ndarray]) -> list[dict[str, list[np.ndarray]]]:
     return per_frame
 
 
-def swapped_processor(runtime: str, onnx_dir: Path, threads: int):
-    """A FaceProcessor whose four networks run on `runtime` (torch tensors in and out, as the glue expects)."""
-    import torch
-
+def swapped_processor(runtime_name: str, onnx_dir: Path, threads: int):
+    """The product's FaceProcessor with its four networks run by `runtime_name` (glue, gates, alignment unchanged):
+    torch = the modules (FACEUNLOCK_RUNTIME=torch, as on CUDA), onnxruntime = exactly what ships."""
+    from faceunlock import runtime
     from faceunlock.pipeline import FaceProcessor
     from faceunlock.weights import resolve_backbone
 
-    proc = FaceProcessor(resolve_backbone("dlib-resnet34"))
-    if runtime == "torch":
-        return proc
-
-    def wrap(runner, single: bool = False):
-        def call(x):
-            out = [torch.from_numpy(o) for o in runner(np.ascontiguousarray(x.numpy()))]
-            return out[0] if single else tuple(out)
-
-        return call
-
-    m = proc.detector._mtcnn
-    m.pnet, m.rnet, m.onet = (
-        wrap(make_runner(runtime, k, onnx_dir, threads)) for k in ("pnet", "rnet", "onet")
-    )
-    proc.backbone.net = wrap(make_runner(runtime, "resnet", onnx_dir, threads), single=True)
+    if runtime_name == "torch":
+        os.environ[runtime.RUNTIME_ENV] = "torch"
+        try:
+            return FaceProcessor(resolve_backbone("dlib-resnet34"))
+        finally:
+            del os.environ[runtime.RUNTIME_ENV]
+    proc = product_processor()
+    if runtime_name == "openvino":
+        m = proc.detector._mtcnn
+        m.pnet, m.rnet, m.onet = (make_runner("openvino", k, onnx_dir, threads) for k in ("pnet", "rnet", "onet"))
+        proc.backbone.graph = make_runner("openvino", "resnet", onnx_dir, threads)
     return proc
 
 
@@ -393,6 +392,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(args.threads)
+    os.environ["FACEUNLOCK_THREADS"] = str(args.threads)  # faceunlock's own ONNX Runtime sessions read it
     runtimes = available_runtimes()
     if len(runtimes) == 1:
         print(
@@ -415,7 +415,7 @@ def main(argv: list[str] | None = None) -> int:
             recorded = record(v.frames)
             first = first or recorded
             if not (onnx_dir / "pnet.onnx").exists():
-                sample = {n: next(log[n] for log in recorded if n in log) for n in NETS}
+                sample = {n: next(log[n][0] for log in recorded if n in log) for n in NETS}
                 export(torch_nets, sample, onnx_dir)
             nets_by_video[v.name] = per_network(recorded, runtimes, onnx_dir, args.threads, args.repeats,
                                                 torch_nets)  # fmt: skip

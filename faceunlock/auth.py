@@ -55,7 +55,7 @@ class Engine:
         from faceunlock.weights import resolve_backbone
 
         apply_inference_policy()  # every process that unlocks (CLI, GUI, lock screen, daemon) builds its engine here
-        backbone = resolve_backbone(weights, device=device)
+        backbone = resolve_backbone(weights, device=device, compiled=True)
         calibration = find_calibration(backbone)
         calibration.check_for(backbone)
         _ = calibration.decision  # a calibration that cannot decide (an older file) fails here, saying how to fix it

@@ -36,10 +36,13 @@ def inference_threads() -> int:
 
 
 def apply_inference_policy(threads: int | None = None) -> int:
-    """Set torch's intra-op thread count for the unlock path; returns it."""
-    import torch
+    """Set the unlock path's thread count; returns it. ONNX Runtime sessions read `inference_threads()` when they
+    are made (faceunlock/runtime.py); torch's count is set only where torch is already imported — importing it
+    here would cost the torch-free unlock path its ~300 MiB (decision 023)."""
+    import sys
 
     n = threads or inference_threads()
-    if torch.get_num_threads() != n:
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.get_num_threads() != n:
         torch.set_num_threads(n)
     return n

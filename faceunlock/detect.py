@@ -73,7 +73,7 @@ class FaceDetector:
         thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7),
         min_score: float = 0.9,
     ) -> None:
-        from faceunlock.mtcnn import MTCNN  # torch: only when a detector is built
+        from faceunlock.mtcnn import MTCNN  # the networks load when a detector is built
 
         self.max_side = max_side
         self.min_score = min_score

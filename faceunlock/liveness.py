@@ -30,6 +30,7 @@ pipeline: real.mov min 0.372 (1 of 132 frames below 0.5, the head turning), fake
 
 from __future__ import annotations
 
+import hashlib
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,11 +38,11 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
-from torch import nn
 
+from faceunlock import runtime
 from faceunlock.detect import Face
 from faceunlock.errors import WeightsError
+from faceunlock.files import read_regular
 from faceunlock.paths import REPO_MODELS
 
 MODEL_DIR = REPO_MODELS / "anti-spoof-minifasnet"
@@ -50,73 +51,6 @@ DEFAULT_THRESHOLD = 0.5
 """Probability of a real face at or above which a frame (or a session's window mean) counts as live."""
 DEFAULT_REQUIRED = 5
 """Frames a LivenessSession averages before it decides (1/3 s at 15 fps)."""
-
-
-# -- the network --------------------------------------------------------------------------------------------
-class ConvUnit(nn.Module):
-    """conv → batch norm → (PReLU). The last unit of a bottleneck stays linear, as in MobileNetV2."""
-
-    def __init__(self, c_in: int, c_out: int, kernel: int = 1, stride: int = 1, padding: int = 0,
-                 groups: int = 1, act: bool = True) -> None:  # fmt: skip
-        super().__init__()
-        self.conv = nn.Conv2d(c_in, c_out, kernel, stride, padding, groups=groups, bias=False)
-        self.bn = nn.BatchNorm2d(c_out)
-        self.prelu = nn.PReLU(c_out) if act else None
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.bn(self.conv(x))
-        return self.prelu(x) if self.prelu is not None else x
-
-
-class SqueezeExcite(nn.Module):
-    """Channel gate: global average → 1×1 reduce → BN → ReLU → 1×1 expand → BN → sigmoid, times the input."""
-
-    def __init__(self, channels: int, reduction: int = 4) -> None:
-        super().__init__()
-        mid = channels // reduction
-        self.fc1 = nn.Conv2d(channels, mid, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(mid)
-        self.fc2 = nn.Conv2d(mid, channels, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(channels)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        g = x.mean(dim=(2, 3), keepdim=True)
-        g = torch.sigmoid(self.bn2(self.fc2(torch.relu(self.bn1(self.fc1(g))))))
-        return x * g
-
-
-class Bottleneck(nn.Module):
-    """Inverted bottleneck: 1×1 expand (PReLU) → 3×3 depthwise (PReLU) → 1×1 linear project, [SE], [+ input]."""
-
-    def __init__(
-        self, c_in: int, c_mid: int, c_out: int, stride: int, residual: bool, se: bool = False
-    ) -> None:
-        super().__init__()
-        self.conv = ConvUnit(c_in, c_mid)
-        self.conv_dw = ConvUnit(c_mid, c_mid, 3, stride, 1, groups=c_mid)
-        self.project = ConvUnit(c_mid, c_out, act=False)
-        self.se_module = SqueezeExcite(c_out) if se else None
-        self.residual = residual
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.project(self.conv_dw(self.conv(x)))
-        if self.se_module is not None:
-            y = self.se_module(y)
-        return x + y if self.residual else y
-
-
-class Stage(nn.Module):
-    """Residual bottlenecks at one resolution; in the SE variant only the last one carries a channel gate."""
-
-    def __init__(self, channels: int, mids: Sequence[int], se: bool) -> None:
-        super().__init__()
-        self.model = nn.Sequential(*[
-            Bottleneck(channels, m, channels, 1, residual=True, se=se and i == len(mids) - 1)
-            for i, m in enumerate(mids)
-        ])  # fmt: skip
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)
 
 
 @dataclass(frozen=True)
@@ -136,42 +70,6 @@ MINIFASNET_V2 = MiniFASNetSpec(103, (13, 13, 13, 13), 231, (231, 52, 26, 77, 26,
 MINIFASNET_V1SE = MiniFASNetSpec(
     103, (13, 26, 13, 52), 231, (154, 52, 26, 52, 26, 26), 308, (26, 26), se=True
 )
-
-
-class MiniFASNet(nn.Module):
-    """80×80 BGR (0..255) → 3 logits; class 1 is a real face, classes 0 and 2 are kinds of spoof.
-
-    Module names follow the published checkpoints so their state dicts load strictly (after dropping the
-    DataParallel `module.` prefix).
-    """
-
-    def __init__(self, spec: MiniFASNetSpec, input_size: int = INPUT_SIZE, embedding: int = 128,
-                 classes: int = 3) -> None:  # fmt: skip
-        super().__init__()
-        self.conv1 = ConvUnit(3, 32, 3, 2, 1)
-        self.conv2_dw = ConvUnit(32, 32, 3, 1, 1, groups=32)
-        self.conv_23 = Bottleneck(32, spec.down1, 64, 2, residual=False)
-        self.conv_3 = Stage(64, spec.stage1, spec.se)
-        self.conv_34 = Bottleneck(64, spec.down2, 128, 2, residual=False)
-        self.conv_4 = Stage(128, spec.stage2, spec.se)
-        self.conv_45 = Bottleneck(128, spec.down3, 128, 2, residual=False)
-        self.conv_5 = Stage(128, spec.stage3, spec.se)
-        self.conv_6_sep = ConvUnit(128, 512)
-        k = (
-            input_size + 15
-        ) // 16  # the 5×5 map left after four stride-2 steps, collapsed by one depthwise conv
-        self.conv_6_dw = ConvUnit(512, 512, k, groups=512, act=False)
-        self.linear = nn.Linear(512, embedding, bias=False)
-        self.bn = nn.BatchNorm1d(embedding)
-        self.prob = nn.Linear(embedding, classes, bias=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv2_dw(self.conv1(x))
-        x = self.conv_3(self.conv_23(x))
-        x = self.conv_4(self.conv_34(x))
-        x = self.conv_5(self.conv_45(x))
-        x = self.conv_6_dw(self.conv_6_sep(x)).flatten(1)
-        return self.prob(self.bn(self.linear(x)))
 
 
 # -- inputs -------------------------------------------------------------------------------------------------
@@ -247,38 +145,42 @@ MODEL_FILES: tuple[ModelFile, ...] = (
 )
 
 
-def load_minifasnet(path: Path, spec: MiniFASNetSpec) -> MiniFASNet:
-    """A network with its checkpoint loaded strictly; any problem is a WeightsError naming the file."""
+def load_network(path: Path, spec: MiniFASNetSpec, device: str = "cpu") -> runtime.Graph:
+    """One shipped network, ready to run: its ONNX graph (keyed by the checkpoint's sha256), or the torch module on
+    CUDA / under FACEUNLOCK_RUNTIME=torch. A missing or unreadable file is a WeightsError naming it."""
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        data = read_regular(path)
     except FileNotFoundError as e:
-        raise WeightsError(
-            f"{path}: no such liveness weights file (see models/anti-spoof-minifasnet/README.md)"
-        ) from e
-    except Exception as e:  # torch raises many types for a corrupt or foreign file
-        raise WeightsError(
-            f"{path}: not a readable PyTorch weights file ({e.__class__.__name__}: {e})"
-        ) from e
-    if not isinstance(state, dict):
-        raise WeightsError(f"{path}: expected a state dict, found {type(state).__name__}")
-    state = {k.removeprefix("module."): v for k, v in state.items()}
-    net = MiniFASNet(spec)
-    try:
-        net.load_state_dict(state, strict=True)
-    except RuntimeError as e:
-        raise WeightsError(f"{path}: does not fit the MiniFASNet architecture: {e}") from e
-    return net.eval()
+        raise WeightsError(f"{path}: no such liveness weights file (see models/anti-spoof-minifasnet/README.md)") from e
+    except OSError as e:
+        raise WeightsError(f"{path}: cannot read liveness weights ({e.strerror or e})") from e
+
+    def module():
+        from faceunlock.minifasnet import load_minifasnet
+
+        return load_minifasnet(path, spec, data)
+
+    if runtime.onnx_runtime(device):
+        sha = hashlib.sha256(data).hexdigest()
+        return runtime.compiled(f"minifasnet-{path.stem}", sha,
+                                lambda: runtime.Export(module(), (1, 3, INPUT_SIZE, INPUT_SIZE), {0: "n"}))  # fmt: skip
+    return runtime.TorchGraph(module().to(device), device)
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax in float64 (3 classes; the max is subtracted first, as torch does)."""
+    z = np.asarray(logits, np.float64)
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
 
 
 class LivenessChecker:
-    """Both anti-spoofing networks, loaded once (≈ 4 MB; ≈ 25 ms per frame on one core of a busy 2-core box)."""
+    """Both anti-spoofing networks, loaded once (≈ 4 MB; ≈ 4 ms each per frame on one core, decision 023)."""
 
-    def __init__(
-        self, models: Sequence[tuple[float, MiniFASNet]], device: str = "cpu", fit: str = "clip"
-    ) -> None:
+    def __init__(self, models: Sequence[tuple[float, runtime.Graph]], device: str = "cpu", fit: str = "clip") -> None:
         if fit not in FIT_MODES:
             raise ValueError(f"fit must be one of {FIT_MODES}, not {fit!r}")
-        self.models = [(scale, net.to(device).eval()) for scale, net in models]
+        self.models = list(models)
         self.device = device
         self.fit = fit
 
@@ -286,23 +188,24 @@ class LivenessChecker:
     def load(cls, device: str = "cpu", model_dir: Path | None = None, fit: str = "clip") -> LivenessChecker:
         """Both shipped networks from `model_dir` (default: the repository's models/anti-spoof-minifasnet)."""
         folder = Path(model_dir) if model_dir is not None else MODEL_DIR
-        return cls(
-            [(m.scale, load_minifasnet(folder / m.filename, m.spec)) for m in MODEL_FILES], device, fit
-        )
+        return cls([(m.scale, load_network(folder / m.filename, m.spec, device)) for m in MODEL_FILES], device, fit)
 
     def patches(self, image_rgb: np.ndarray, face: Face | Sequence[float] | np.ndarray) -> list[np.ndarray]:
         """Each network's 80×80 BGR input for this face (for inspection and benchmarks)."""
         box = _as_box(face)
         return [network_input(image_rgb, box, scale, fit=self.fit) for scale, _ in self.models]
 
+    def probabilities_of(self, patches: Sequence[np.ndarray]) -> np.ndarray:
+        """Softmax over the 3 classes for each network's H×W×3 float or uint8 patch, one row per network."""
+        rows = []
+        for (_, net), patch in zip(self.models, patches, strict=True):
+            x = np.ascontiguousarray(np.asarray(patch, np.float32).transpose(2, 0, 1)[None])
+            rows.append(softmax(net(x)[0])[0])
+        return np.stack(rows)
+
     def probabilities(self, image_rgb: np.ndarray, face: Face | Sequence[float] | np.ndarray) -> np.ndarray:
         """Softmax over the 3 classes, one row per network."""
-        rows = []
-        with torch.inference_mode():
-            for (_, net), patch in zip(self.models, self.patches(image_rgb, face), strict=True):
-                x = torch.from_numpy(patch).permute(2, 0, 1).float().unsqueeze(0).to(self.device)
-                rows.append(torch.softmax(net(x), dim=1)[0].cpu().numpy())
-        return np.stack(rows)
+        return self.probabilities_of(self.patches(image_rgb, face))
 
     def score(self, image_rgb: np.ndarray, face: Face | Sequence[float] | np.ndarray) -> float:
         """Probability that `face` (a Face or an [x1, y1, x2, y2] box) in this RGB frame is a live face."""

@@ -7,26 +7,26 @@ facenet-pytorch package (found with importlib without running the package), and 
 one RGB image: P-Net over a scale pyramid, R-Net and O-Net refinements, non-maximum suppression in between. It
 returns what facenet_pytorch's `MTCNN.detect(img, landmarks=True)` returns for that image (tests/test_mtcnn.py
 holds it to that on real photos and video frames). docs/decisions/020-own-mtcnn-stages.md says why, and why the
-arithmetic is laid out as it is (channels-last networks, area resampling from an integral image, NMS over an
-overlap matrix: ~1.5–2× faster per frame, same results up to float rounding).
+arithmetic is laid out as it is (area resampling from an integral image, NMS over an overlap matrix: ~1.5–2×
+faster per frame, same results up to float rounding). The stages are numpy; the networks run on ONNX Runtime
+(faceunlock/runtime.py, decision 023) and torch is imported only to export them once (faceunlock/mtcnn_nets.py).
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
-from torch import nn
 
+from faceunlock import runtime
 from faceunlock.errors import WeightsError
+from faceunlock.files import read_regular
 
 FACTOR = 0.709  # the pyramid's scale step (facenet-pytorch's default)
-# Channels-last (NHWC) activations: torch's CPU max-pooling with ceil_mode is 4–15× faster in it than in NCHW, and
-# R-Net/O-Net 3× faster overall; the results are the same up to float rounding (~1e-7). Decision 020.
-CL = torch.channels_last
+INPUT_SIZE = {"pnet": 12, "rnet": 24, "onet": 48}  # P-Net is fully convolutional: any size ≥ 12 works
 
 
 def weights_dir() -> Path:
@@ -38,76 +38,15 @@ def weights_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "data"
 
 
-class PNet(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1, self.prelu1 = nn.Conv2d(3, 10, 3), nn.PReLU(10)
-        self.pool1 = nn.MaxPool2d(2, 2, ceil_mode=True)
-        self.conv2, self.prelu2 = nn.Conv2d(10, 16, 3), nn.PReLU(16)
-        self.conv3, self.prelu3 = nn.Conv2d(16, 32, 3), nn.PReLU(32)
-        self.conv4_1, self.conv4_2 = nn.Conv2d(32, 2, 1), nn.Conv2d(32, 4, 1)
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = self.pool1(self.prelu1(self.conv1(x)))
-        x = self.prelu3(self.conv3(self.prelu2(self.conv2(x))))
-        return self.conv4_2(x), torch.softmax(self.conv4_1(x), dim=1)
-
-
-class RNet(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1, self.prelu1 = nn.Conv2d(3, 28, 3), nn.PReLU(28)
-        self.pool1 = nn.MaxPool2d(3, 2, ceil_mode=True)
-        self.conv2, self.prelu2 = nn.Conv2d(28, 48, 3), nn.PReLU(48)
-        self.pool2 = nn.MaxPool2d(3, 2, ceil_mode=True)
-        self.conv3, self.prelu3 = nn.Conv2d(48, 64, 2), nn.PReLU(64)
-        self.dense4, self.prelu4 = nn.Linear(576, 128), nn.PReLU(128)
-        self.dense5_1, self.dense5_2 = nn.Linear(128, 2), nn.Linear(128, 4)
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = self.pool1(self.prelu1(self.conv1(x)))
-        x = self.pool2(self.prelu2(self.conv2(x)))
-        x = self.prelu3(self.conv3(x)).permute(0, 3, 2, 1).contiguous()
-        x = self.prelu4(self.dense4(x.view(x.shape[0], -1)))
-        return self.dense5_2(x), torch.softmax(self.dense5_1(x), dim=1)
-
-
-class ONet(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1, self.prelu1 = nn.Conv2d(3, 32, 3), nn.PReLU(32)
-        self.pool1 = nn.MaxPool2d(3, 2, ceil_mode=True)
-        self.conv2, self.prelu2 = nn.Conv2d(32, 64, 3), nn.PReLU(64)
-        self.pool2 = nn.MaxPool2d(3, 2, ceil_mode=True)
-        self.conv3, self.prelu3 = nn.Conv2d(64, 64, 3), nn.PReLU(64)
-        self.pool3 = nn.MaxPool2d(2, 2, ceil_mode=True)
-        self.conv4, self.prelu4 = nn.Conv2d(64, 128, 2), nn.PReLU(128)
-        self.dense5, self.prelu5 = nn.Linear(1152, 256), nn.PReLU(256)
-        self.dense6_1, self.dense6_2, self.dense6_3 = nn.Linear(256, 2), nn.Linear(256, 4), nn.Linear(256, 10)
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        x = self.pool1(self.prelu1(self.conv1(x)))
-        x = self.pool2(self.prelu2(self.conv2(x)))
-        x = self.pool3(self.prelu3(self.conv3(x)))
-        x = self.prelu4(self.conv4(x)).permute(0, 3, 2, 1).contiguous()
-        x = self.prelu5(self.dense5(x.view(x.shape[0], -1)))
-        return self.dense6_2(x), self.dense6_3(x), torch.softmax(self.dense6_1(x), dim=1)
-
-
-def _load(net: nn.Module, name: str, device: str) -> nn.Module:
-    net.load_state_dict(torch.load(weights_dir() / f"{name}.pt", map_location="cpu", weights_only=True))
-    return net.eval().to(device, memory_format=torch.channels_last)
-
-
-def nms(boxes: torch.Tensor, scores: torch.Tensor, iou: float, by_min: bool = False) -> torch.Tensor:
+def nms(boxes: np.ndarray, scores: np.ndarray, iou: float, by_min: bool = False) -> np.ndarray:
     """Greedy non-maximum suppression → kept indices, best first.
 
     Default: torchvision's rule (intersection over union, areas without the +1). `by_min`: facenet-pytorch's last
     stage (intersection over the smaller area, areas and overlaps with the +1 of pixel-inclusive boxes)."""
     if len(boxes) == 0:
-        return torch.zeros(0, dtype=torch.long)
-    b = boxes.float().cpu().numpy()
-    s = scores.float().cpu().numpy()
+        return np.zeros(0, np.int64)
+    b = np.asarray(boxes, np.float32)
+    s = np.asarray(scores, np.float32)
     one = 1.0 if by_min else 0.0
     area = (b[:, 2] - b[:, 0] + one) * (b[:, 3] - b[:, 1] + one)
     order = np.argsort(s, kind="stable")[::-1] if not by_min else np.argsort(s)[::-1]
@@ -122,30 +61,31 @@ def nms(boxes: torch.Tensor, scores: torch.Tensor, iou: float, by_min: bool = Fa
         if not gone[k]:
             keep.append(order[k])
             gone |= suppress[k]
-    return torch.as_tensor(np.asarray(keep, np.int64))
+    return np.asarray(keep, np.int64)
 
 
-def _square(b: torch.Tensor) -> torch.Tensor:
+def _square(b: np.ndarray) -> np.ndarray:
     """Boxes grown to squares around their centres (MTCNN's `rerec`)."""
-    b = b.clone()
+    b = b.copy()
     h, w = b[:, 3] - b[:, 1], b[:, 2] - b[:, 0]
-    side = torch.maximum(w, h)
+    side = np.maximum(w, h)
     b[:, 0] += w * 0.5 - side * 0.5
     b[:, 1] += h * 0.5 - side * 0.5
     b[:, 2], b[:, 3] = b[:, 0] + side, b[:, 1] + side
     return b
 
 
-def _regress(b: torch.Tensor, reg: torch.Tensor) -> torch.Tensor:
-    b = b.clone()
+def _regress(b: np.ndarray, reg: np.ndarray) -> np.ndarray:
+    b = b.copy()
     w, h = b[:, 2] - b[:, 0] + 1, b[:, 3] - b[:, 1] + 1
-    b[:, :4] = b[:, :4] + reg[:, :4] * torch.stack([w, h, w, h], dim=1)
+    b[:, :4] = b[:, :4] + reg[:, :4] * np.stack([w, h, w, h], axis=1)
     return b
 
 
-def _area(integral: np.ndarray, x: np.ndarray, y: np.ndarray, w: np.ndarray, h: np.ndarray, out_h: int, out_w: int,
-          device: str) -> torch.Tensor:  # fmt: skip
-    """Rectangles (top-left x, y and size w×h, in pixels; arrays of N) resampled to out_h×out_w, normalised.
+def _area(integral: np.ndarray, x: np.ndarray, y: np.ndarray, w: np.ndarray, h: np.ndarray, out_h: int,
+          out_w: int) -> np.ndarray:  # fmt: skip
+    """Rectangles (top-left x, y and size w×h, in pixels; arrays of N) resampled to out_h×out_w, normalised,
+    as the networks' float32 N×3×out_h×out_w input.
 
     This is torch's "area" interpolation (adaptive average pooling: output cell i averages input rows
     floor(i·H/S) … ceil((i+1)·H/S)), computed for all rectangles at once from the image's integral image
@@ -165,18 +105,41 @@ def _area(integral: np.ndarray, x: np.ndarray, y: np.ndarray, w: np.ndarray, h: 
 
     sums = (at(ye, xe) - at(ys, xe) - at(ye, xs) + at(ys, xs)).reshape(len(x), out_h, out_w, 3)
     means = (sums / (((ye - ys) // stride) * (xe - xs))[..., None]).astype(np.float32)
-    pixels = torch.from_numpy(means).permute(0, 3, 1, 2).to(device)  # N×3×H×W, channels-last in memory
-    return (pixels - 127.5) * 0.0078125
+    pixels = np.ascontiguousarray(means.transpose(0, 3, 1, 2))  # N×3×H×W
+    return (pixels - np.float32(127.5)) * np.float32(0.0078125)
 
 
-def _crops(integral: np.ndarray, boxes: torch.Tensor, size: int, device: str) -> torch.Tensor:
+def _crops(integral: np.ndarray, boxes: np.ndarray, size: int) -> np.ndarray:
     """Each box's pixels (1-based inclusive, clipped to the image) resampled to size×size, normalised."""
     h, w = integral.shape[0] - 1, integral.shape[1] - 1
-    bi = boxes[:, :4].trunc().int().numpy()
+    bi = np.trunc(boxes[:, :4]).astype(np.int32)
     x, y = np.maximum(bi[:, 0], 1) - 1, np.maximum(bi[:, 1], 1) - 1
     ex, ey = np.minimum(bi[:, 2], w), np.minimum(bi[:, 3], h)
     ok = (ey > y) & (ex > x)
-    return _area(integral, x[ok], y[ok], (ex - x)[ok], (ey - y)[ok], size, size, device)
+    return _area(integral, x[ok], y[ok], (ex - x)[ok], (ey - y)[ok], size, size)
+
+
+def network(name: str, device: str = "cpu") -> runtime.Graph:
+    """P-Net, R-Net or O-Net, ready to run: the ONNX graph exported from facenet-pytorch's weight file (keyed by
+    that file's sha256), or the torch module on CUDA / under FACEUNLOCK_RUNTIME=torch."""
+    path = weights_dir() / f"{name}.pt"
+    try:
+        data = read_regular(path)
+    except OSError as e:
+        raise WeightsError(f"{path}: cannot read MTCNN weights ({e.strerror or e})") from e
+
+    def build() -> runtime.Export:
+        from faceunlock import mtcnn_nets
+
+        side = INPUT_SIZE[name]
+        dynamic = {2: "h", 3: "w"} if name == "pnet" else {0: "n"}
+        return runtime.Export(mtcnn_nets.load(name, data), (1, 3, side, side), dynamic)
+
+    if runtime.onnx_runtime(device):
+        return runtime.compiled(f"mtcnn-{name}", hashlib.sha256(data).hexdigest(), build)
+    from faceunlock import mtcnn_nets
+
+    return runtime.TorchGraph(mtcnn_nets.load(name, data, device), device, channels_last=True)
 
 
 class MTCNN:
@@ -184,10 +147,8 @@ class MTCNN:
 
     def __init__(self, device: str = "cpu") -> None:
         self.device = device
-        self.pnet, self.rnet, self.onet = (_load(PNet(), "pnet", device), _load(RNet(), "rnet", device),
-                                           _load(ONet(), "onet", device))  # fmt: skip
+        self.pnet, self.rnet, self.onet = (network(n, device) for n in ("pnet", "rnet", "onet"))
 
-    @torch.inference_mode()
     def detect(self, image: np.ndarray, min_face_size: int = 20, thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7),
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
         """→ (boxes N×4 x1,y1,x2,y2, probabilities N, landmarks N×5×2), in image pixels; N may be 0."""
@@ -204,41 +165,47 @@ class MTCNN:
         # stage 1: P-Net on every pyramid level, NMS per level then over all
         found = []
         for s in scales:
-            reg, prob = self.pnet(_area(integral, *whole, int(h * s + 1), int(w * s + 1), self.device))
+            reg, prob = self.pnet(_area(integral, *whole, int(h * s + 1), int(w * s + 1)))
             p = prob[0, 1]
             mask = p >= thresholds[0]
             if not mask.any():
                 continue
-            yx = mask.nonzero().to(reg.dtype)
-            xy = yx.flip(1)
-            b = torch.cat([((2 * xy + 1) / s).floor(), ((2 * xy + 12) / s).floor(), p[mask][:, None],
-                           reg[0][:, mask].T], dim=1)  # fmt: skip
+            xy = np.argwhere(mask).astype(np.float32)[:, ::-1]  # row-major, like torch's nonzero
+            s32 = np.float32(s)
+            b = np.concatenate([np.floor((2 * xy + 1) / s32), np.floor((2 * xy + 12) / s32), p[mask][:, None],
+                                reg[0][:, mask].T], axis=1)  # fmt: skip
             found.append(b[nms(b[:, :4], b[:, 4], 0.5)])
         if not found:
             return empty
-        b = torch.cat(found)
+        b = np.concatenate(found)
         b = b[nms(b[:, :4], b[:, 4], 0.7)]
         bw, bh = b[:, 2] - b[:, 0], b[:, 3] - b[:, 1]
-        b = torch.stack([b[:, 0] + b[:, 5] * bw, b[:, 1] + b[:, 6] * bh, b[:, 2] + b[:, 7] * bw,
-                         b[:, 3] + b[:, 8] * bh, b[:, 4]], dim=1)  # fmt: skip
+        b = np.stack([b[:, 0] + b[:, 5] * bw, b[:, 1] + b[:, 6] * bh, b[:, 2] + b[:, 7] * bw,
+                      b[:, 3] + b[:, 8] * bh, b[:, 4]], axis=1)  # fmt: skip
         b = _square(b)
         # stage 2: R-Net on 24×24 crops
-        reg, prob = self.rnet(_crops(integral, b, 24, self.device))
+        crops = _crops(integral, b, 24)
+        if len(crops) == 0:  # every candidate degenerate (a zero-size batch is not worth a network call)
+            return empty
+        reg, prob = self.rnet(crops)
         keep = prob[:, 1] > thresholds[1]
-        b = torch.cat([b[keep, :4], prob[keep, 1:2]], dim=1)
+        b = np.concatenate([b[keep, :4], prob[keep, 1:2]], axis=1)
         reg = reg[keep]
         pick = nms(b[:, :4], b[:, 4], 0.7)
         b = _square(_regress(b[pick], reg[pick]))
         if len(b) == 0:
             return empty
         # stage 3: O-Net on 48×48 crops: scores, box refinement, five landmarks
-        reg, marks, prob = self.onet(_crops(integral, b, 48, self.device))
+        crops = _crops(integral, b, 48)
+        if len(crops) == 0:
+            return empty
+        reg, marks, prob = self.onet(crops)
         keep = prob[:, 1] > thresholds[2]
-        b = torch.cat([b[keep, :4], prob[keep, 1:2]], dim=1)
+        b = np.concatenate([b[keep, :4], prob[keep, 1:2]], axis=1)
         reg, marks = reg[keep], marks[keep]
         bw, bh = b[:, 2] - b[:, 0] + 1, b[:, 3] - b[:, 1] + 1
-        pts = torch.stack([bw[:, None] * marks[:, :5] + b[:, 0:1] - 1, bh[:, None] * marks[:, 5:] + b[:, 1:2] - 1], 2)
+        pts = np.stack([bw[:, None] * marks[:, :5] + b[:, 0:1] - 1, bh[:, None] * marks[:, 5:] + b[:, 1:2] - 1], 2)
         b = _regress(b, reg)
         pick = nms(b[:, :4], b[:, 4], 0.7, by_min=True)
-        b, pts = b[pick].cpu().numpy(), pts[pick].cpu().numpy()
+        b, pts = b[pick], pts[pick]
         return b[:, :4].astype(np.float32), b[:, 4].astype(np.float32), pts.astype(np.float32)

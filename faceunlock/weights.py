@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from faceunlock import paths
+from faceunlock import paths, runtime
 from faceunlock.atomic import write_atomic
 from faceunlock.backbones import architecture, detect
 from faceunlock.embed import Backbone
@@ -40,7 +41,7 @@ def file_sha256(path: Path) -> str:
 
 def find_pretrained(name: str) -> Path | None:
     """A facenet-pytorch release file in models/ search dirs or facenet-pytorch's own cache, or None."""
-    from faceunlock.backbones.inception import PRETRAINED
+    from faceunlock.backbones.inception_recipe import PRETRAINED
 
     fname = PRETRAINED[name]["file"]
     for d in [*paths.model_search_dirs(), paths.torch_checkpoints_dir()]:
@@ -50,7 +51,7 @@ def find_pretrained(name: str) -> Path | None:
 
 
 def missing_pretrained_message(name: str) -> str:
-    from faceunlock.backbones.inception import PRETRAINED
+    from faceunlock.backbones.inception_recipe import PRETRAINED
 
     info = PRETRAINED[name]
     where = "\n".join(f"  {d}/" for d in [*paths.model_search_dirs(), paths.torch_checkpoints_dir()])
@@ -111,8 +112,8 @@ def _build(arch: str, state_dict: dict | None, weights_path: Path | None, sha: s
     return bb
 
 
-def load_weights_file(path: Path, device: str = "cpu", allow_untrained: bool | None = None) -> Backbone:
-    """Our checkpoint, a fine-tune output folder, or a raw facenet-pytorch state dict."""
+def _weights_file(path: Path) -> Path:
+    """A weights file, or a `fine-tune --out` folder's weights.pt; missing → WeightsError."""
     path = Path(path).expanduser()
     if path.is_dir():
         if not (path / "weights.pt").is_file():
@@ -120,10 +121,13 @@ def load_weights_file(path: Path, device: str = "cpu", allow_untrained: bool | N
         path = path / "weights.pt"
     if not path.exists():
         raise WeightsError(f"{path}: no such weights file")
-    data = read_weights_bytes(path)
-    sha = hashlib.sha256(data).hexdigest()
+    return path
+
+
+def _from_bytes(data: bytes, sha: str, path: Path, device: str) -> Backbone:
+    """Our checkpoint or a raw facenet-pytorch state dict, from its bytes; `meta["untrained"]` says whether it is
+    (stored flag, or the network's own `looks_untrained`)."""
     raw = _torch_load(data, path)
-    del data
     if not isinstance(raw, dict):
         raise WeightsError(f"{path}: expected a state dict, found {type(raw).__name__}")
     meta: dict = {"source": str(path)}
@@ -135,36 +139,110 @@ def load_weights_file(path: Path, device: str = "cpu", allow_untrained: bool | N
         arch, sd = detect(raw, path).key, raw
         untrained = False
     bb = _build(arch, sd, path, sha, device, meta)
-    untrained = untrained or architecture(arch).load_module().looks_untrained(bb.net)
+    bb.meta["untrained"] = untrained or architecture(arch).load_module().looks_untrained(bb.net)
+    return bb
+
+
+def _refuse_untrained(path: Path, untrained: bool, allow_untrained: bool | None) -> None:
     allow = allow_untrained_default() if allow_untrained is None else allow_untrained
     if untrained and not allow:
         raise WeightsError(
             f"{path}: these weights are untrained (random initialisation); refusing to authenticate with them. "
             "Use pretrained weights (faceunlock models list)."
         )
-    bb.meta["untrained"] = untrained
+
+
+def load_weights_file(path: Path, device: str = "cpu", allow_untrained: bool | None = None) -> Backbone:
+    """Our checkpoint, a fine-tune output folder, or a raw facenet-pytorch state dict."""
+    path = _weights_file(path)
+    data = read_weights_bytes(path)
+    bb = _from_bytes(data, hashlib.sha256(data).hexdigest(), path, device)
+    _refuse_untrained(path, bb.meta["untrained"], allow_untrained)
     return bb
 
 
-def resolve_backbone(spec: str = "auto", device: str = "cpu", allow_untrained: bool | None = None) -> Backbone:
-    """The backbone named by `spec` (see module docstring). Missing files → WeightsError saying what to do."""
-    spec = spec or "auto"
-    if spec == "auto":
-        spec = auto_choice().spec
-    if spec == "dlib-resnet34":
-        from faceunlock.backbones import dlib_resnet
-
-        return dlib_resnet.load_bundled(device=device)
-    from faceunlock.backbones.inception import PRETRAINED
+def _weights_path(spec: str) -> Path:
+    """The file `spec` names: a released InceptionResnetV1 found on disk, or a path."""
+    from faceunlock.backbones.inception_recipe import PRETRAINED
 
     if spec in PRETRAINED:
         found = find_pretrained(spec)
         if found is None:
             raise WeightsError(missing_pretrained_message(spec))
-        bb = load_weights_file(found, device=device, allow_untrained=allow_untrained)
+        return found
+    return _weights_file(Path(spec))
+
+
+def resolve_backbone(spec: str = "auto", device: str = "cpu", allow_untrained: bool | None = None,
+                     compiled: bool = False) -> Backbone:  # fmt: skip
+    """The backbone named by `spec` (see module docstring). Missing files → WeightsError saying what to do.
+
+    `compiled`: for unlocking — the network runs as an ONNX graph (faceunlock/runtime.py; exported once per weights
+    file, the only time torch is imported) and the backbone has no torch module. Training and evaluation code
+    leaves it False: they need the module."""
+    spec = spec or "auto"
+    if spec == "auto":
+        spec = auto_choice().spec
+    if compiled and runtime.onnx_runtime(device):
+        return _compiled(spec, allow_untrained)
+    if spec == "dlib-resnet34":
+        from faceunlock.backbones import dlib_resnet
+
+        return dlib_resnet.load_bundled(device=device)
+    from faceunlock.backbones.inception_recipe import PRETRAINED
+
+    bb = load_weights_file(_weights_path(spec), device=device, allow_untrained=allow_untrained)
+    if spec in PRETRAINED:
         bb.meta["pretrained"] = spec
-        return bb
-    return load_weights_file(Path(spec), device=device, allow_untrained=allow_untrained)
+    return bb
+
+
+def _compiled(spec: str, allow_untrained: bool | None) -> Backbone:
+    """`resolve_backbone(..., compiled=True)` on the CPU: the same files read and hashed the same way, the network
+    from the graph cache. What the network module would have said (architecture, stamps, untrained) is stored in
+    the graph when it is exported and read back from it."""
+    from faceunlock.backbones.inception_recipe import PRETRAINED
+
+    if spec == "dlib-resnet34":
+        from faceunlock.backbones import dlib_recipe as d
+
+        path = d.BUNDLED_DIR / d.BIN_NAME
+        bin_bytes, manifest = read_weights_bytes(path), read_weights_bytes(d.BUNDLED_DIR / d.MANIFEST_NAME)
+        sha = hashlib.sha256(bin_bytes + manifest).hexdigest()
+
+        def load() -> Backbone:
+            from faceunlock.backbones import dlib_resnet
+
+            bb = dlib_resnet.bundled_from_bytes(bin_bytes, manifest)
+            bb.meta["untrained"] = False
+            return bb
+    else:
+        path = _weights_path(spec)
+        data = read_weights_bytes(path)
+        sha = hashlib.sha256(data).hexdigest()
+
+        def load() -> Backbone:
+            return _from_bytes(data, sha, path, "cpu")
+
+    def build() -> runtime.Export:
+        bb = load()
+        info = {"arch": bb.arch, "meta": bb.meta}
+        return runtime.Export(bb.net, (1, 3, bb.input_size, bb.input_size), {0: "n"},
+                              {"faceunlock.backbone": json.dumps(info, default=str)})  # fmt: skip
+
+    graph = runtime.compiled("backbone", sha, build)
+    info = runtime.metadata_json(graph, "faceunlock.backbone")
+    if not isinstance(info, dict) or "arch" not in info:
+        raise WeightsError(f"{runtime.cache_path('backbone', sha)}: compiled graph without its backbone record "
+                           "(delete it; it is exported again)")  # fmt: skip
+    meta = dict(info.get("meta") or {})
+    _refuse_untrained(path, bool(meta.get("untrained")), allow_untrained)
+    if spec != "dlib-resnet34":
+        meta["source"] = str(path)  # where it is now (the graph may have been exported from a copy elsewhere)
+    if spec in PRETRAINED:
+        meta["pretrained"] = spec
+    cls = architecture(info["arch"]).backbone_class()
+    return cls(net=None, weights_path=path, sha256=sha, device="cpu", meta=meta, graph=graph)
 
 
 def random_backbone(arch: str = "inception", seed: int = 0, device: str = "cpu") -> Backbone:
@@ -193,7 +271,7 @@ def save_backbone(backbone: Backbone, path: Path, untrained: bool | None = None,
 
 def download_pretrained(name: str, dest_dir: Path | None = None, progress: bool = True) -> Path:
     """Explicit, user-requested download of a facenet-pytorch release file (never called while authenticating)."""
-    from faceunlock.backbones.inception import PRETRAINED
+    from faceunlock.backbones.inception_recipe import PRETRAINED
 
     if name not in PRETRAINED:
         raise WeightsError(f"unknown model '{name}' (downloadable: {', '.join(PRETRAINED)})")

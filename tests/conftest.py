@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +15,10 @@ from tests.keyring_session import KeyringSession, isolate_from_user_keyring, pri
 def pytest_configure(config: pytest.Config) -> None:
     # Tests must never read or write the developer's real keyring: without `keyring_session`, keyring fails.
     isolate_from_user_keyring()
+    # One folder of compiled networks for every test, worker and subprocess (each test's FACEUNLOCK_HOME would
+    # otherwise export the six networks again, ~4 s): keyed by the weights' sha256, so sharing it is exact.
+    # tests/test_runtime.py exports into folders of its own.
+    os.environ.setdefault("FACEUNLOCK_GRAPHS", str(Path(tempfile.gettempdir()) / f"faceunlock-test-graphs-{os.getuid()}"))
 
 
 @pytest.fixture(scope="session")

@@ -26,6 +26,7 @@ from faceunlock.liveness import (
     context_box,
     network_input,
 )
+from faceunlock.runtime import OnnxGraph
 from tests.shared_data import need
 
 V2_FILE, V1SE_FILE = (m.filename for m in MODEL_FILES)
@@ -59,11 +60,27 @@ def faces_in(path: Path, detector: FaceDetector, frames: range) -> list[tuple[in
 
 # -- loading ------------------------------------------------------------------------------------------------
 def test_bundled_weights_load_strictly(checker):
+    from faceunlock.minifasnet import load_minifasnet
+
     assert [scale for scale, _ in checker.models] == [2.7, 4.0]
-    v2, v1se = (net for _, net in checker.models)
+    v2, v1se = (load_minifasnet(MODEL_DIR / m.filename, m.spec) for m in MODEL_FILES)
     assert v1se.conv_4.model[5].se_module is not None and v2.conv_4.model[5].se_module is None
-    out = v2(torch.zeros(2, 3, 80, 80))
-    assert out.shape == (2, 3)
+    assert v2(torch.zeros(2, 3, 80, 80)).shape == (2, 3)
+
+
+def test_the_checker_runs_the_exported_networks_with_the_modules_results(checker):
+    """The unlock path runs the ONNX export (decision 023); on real patches it scores what the torch modules score."""
+    from faceunlock.minifasnet import load_minifasnet
+
+    assert all(isinstance(net, OnnxGraph) for _, net in checker.models)
+    image = load_image(need("liveness", "still-images", "image_F2.jpg"))
+    face = choose_primary(FaceDetector().detect(image), image.shape)
+    patches = checker.patches(image, face)
+    for (_, graph), m, patch in zip(checker.models, MODEL_FILES, patches, strict=True):
+        x = np.ascontiguousarray(patch.transpose(2, 0, 1)[None], dtype=np.float32)
+        with torch.inference_mode():
+            want = load_minifasnet(MODEL_DIR / m.filename, m.spec)(torch.from_numpy(x)).numpy()
+        np.testing.assert_allclose(graph(x)[0], want, atol=1e-4)
 
 
 def test_missing_weights_name_the_file(tmp_path):
@@ -176,12 +193,8 @@ def test_the_networks_expect_bgr(checker, detector):
     image = load_image(need("liveness", "still-images", "image_F2.jpg"))
     face = choose_primary(detector.detect(image), image.shape)
     assert face is not None
-    rgb_scores = []
-    with torch.inference_mode():
-        for (_, net), patch in zip(checker.models, checker.patches(image, face), strict=True):
-            x = torch.from_numpy(np.ascontiguousarray(patch[:, :, ::-1])).permute(2, 0, 1).float()[None]
-            rgb_scores.append(torch.softmax(net(x), 1)[0, 1].item())
-    assert np.mean(rgb_scores) > 0.5 > checker.score(image, face)
+    rgb = [p[:, :, ::-1] for p in checker.patches(image, face)]
+    assert checker.probabilities_of(rgb)[:, 1].mean() > 0.5 > checker.score(image, face)
 
 
 def test_session_says_live_on_the_live_webcam(checker, detector):

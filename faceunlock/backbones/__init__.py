@@ -6,7 +6,8 @@ Code that needs one of these facts asks the registry (weights.py to build a netw
 to freeze it, the CLI for its choices) instead of testing architecture names in if-chains. No torch is imported
 here: the CLI reads the registry to build its --help. The networks themselves live in the modules named by
 `module`, which provide `from_state_dict(state_dict | None, weights_path, sha256, device)` and
-`looks_untrained(net)`.
+`looks_untrained(net)`; the Backbone subclass (how the network sees a face) lives in the torch-free module named
+by `recipe`, so the unlock path can wrap an exported graph without importing torch (decision 023).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ class Architecture:
     title: str  # the network's own name, for people
     aliases: tuple[str, ...]  # other names for the same network
     module: str  # where the network and its loader live
+    recipe: str  # where its Backbone subclass lives (chip, input scaling; no torch)
     input_size: int  # chip side in pixels
     embedding_dim: int
     alignment: str  # how a face becomes a chip, in words
@@ -34,13 +36,18 @@ class Architecture:
     def load_module(self) -> ModuleType:
         return importlib.import_module(self.module)
 
+    def backbone_class(self) -> type:
+        """The Backbone subclass for this network (importing only its torch-free recipe module)."""
+        module = importlib.import_module(self.recipe)
+        return next(c for c in vars(module).values() if isinstance(c, type) and getattr(c, "arch", None) == self.key)
+
 
 ARCHITECTURES: dict[str, Architecture] = {
     a.key: a
     for a in (
         Architecture(
             key="inception", title="InceptionResnetV1 (facenet-pytorch)", aliases=("inception-resnet-v1", "facenet"),
-            module="faceunlock.backbones.inception", input_size=160, embedding_dim=512,
+            module="faceunlock.backbones.inception", recipe="faceunlock.backbones.inception_recipe", input_size=160, embedding_dim=512,
             alignment="MTCNN box resized to 160 px (facenet-pytorch's recipe)", distance="euclidean",
             state_prefixes=("conv2d_1a",),
             train_layers={"head": ("model.last_linear", "model.last_bn"), "block8": ("model.block8",),
@@ -48,7 +55,7 @@ ARCHITECTURES: dict[str, Architecture] = {
         ),
         Architecture(
             key="dlib-resnet34", title="dlib ResNet-34 (face_recognition_model_v1)", aliases=("dlib",),
-            module="faceunlock.backbones.dlib_resnet", input_size=150, embedding_dim=128,
+            module="faceunlock.backbones.dlib_resnet", recipe="faceunlock.backbones.dlib_recipe", input_size=150, embedding_dim=128,
             alignment="5-point similarity transform onto dlib's 150-px template", distance="euclidean",
             state_prefixes=("conv32_down", "fc"),
             train_layers={"head": ("fc",), "block8": ("conv256_down_out",), "mode": ()},

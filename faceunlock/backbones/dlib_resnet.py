@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -21,29 +20,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from faceunlock.align import warp_to_template
-from faceunlock.detect import Face
-from faceunlock.embed import Backbone
-from faceunlock.errors import WeightsError
-from faceunlock.paths import REPO_MODELS
-
-BUNDLED_DIR = REPO_MODELS / "dlib-resnet34"
-BIN_NAME = "face_recognition_model.bin"
-MANIFEST_NAME = "face_recognition_model-weights_manifest.json"
-
-MEAN_RGB = (122.782, 117.001, 104.298)
-"""dlib's input_rgb_image mean, subtracted before scaling."""
-INPUT_SCALE = 255.0
-"""Divisor after mean subtraction. The dlib oracle cannot tell 255 from 256 (median L2 0.0364 both ways)."""
-
-DLIB_TEMPLATE_150 = np.array(
-    [[42.3, 36.3], [103.5, 36.6], [73.4, 71.6], [45.6, 103.2], [99.1, 103.6]], dtype=np.float32
+from faceunlock.backbones.dlib_recipe import (  # noqa: F401  (re-exported: the recipe is torch-free)
+    BIN_NAME,
+    BUNDLED_DIR,
+    BUNDLED_META,
+    DLIB_TEMPLATE_150,
+    INPUT_SCALE,
+    MANIFEST_NAME,
+    MEAN_RGB,
+    DlibResNetBackbone,
 )
-"""Mean MTCNN landmarks (left eye, right eye, nose, mouth left, mouth right) on dlib's own 150 px chips.
-
-Warping MTCNN's 5 points here reproduces dlib's 5-point-shape-predictor chip (padding 0.25) closely
-enough for the network, without shipping dlib's landmark model.
-"""
+from faceunlock.errors import WeightsError
 
 # (block name, output channels, downsampling?) in forward order, after the stem.
 _BLOCKS: tuple[tuple[str, int, bool], ...] = (
@@ -264,29 +251,6 @@ def bundled_sha256() -> str:
     return h.hexdigest()
 
 
-# -- the Backbone ---------------------------------------------------------------------------------------------
-@dataclass
-class DlibResNetBackbone(Backbone, arch="dlib-resnet34"):
-    """dlib's ResNet behind the common Backbone interface: template-warped 150 px chips, raw-L2 descriptors."""
-
-    name = "dlib-resnet34"
-    normalize = False
-    feature_dim = 256
-
-    def align(self, image: np.ndarray, face: Face) -> np.ndarray:
-        """Similarity-warp the 5 MTCNN landmarks onto dlib's chip template."""
-        return warp_to_template(image, face.landmarks, DLIB_TEMPLATE_150, self.input_size)
-
-    def to_tensor(self, chips: np.ndarray) -> torch.Tensor:
-        """uint8 N×150×150×3 → normalised float N×3×150×150 (an NHWC view: channels_last, no copy needed)."""
-        x = torch.from_numpy(np.ascontiguousarray(chips)).to(self.device)
-        if x.ndim == 3:
-            x = x[None]
-        mean = torch.tensor(MEAN_RGB, dtype=torch.float32, device=x.device)
-        x = (x.float() - mean) / INPUT_SCALE
-        return x.permute(0, 3, 1, 2)
-
-
 def from_state_dict(
     state_dict: dict[str, Any] | None, weights_path: Path | None, sha256: str, device: str = "cpu"
 ) -> DlibResNetBackbone:
@@ -305,14 +269,15 @@ def from_state_dict(
 
 def load_bundled(device: str = "cpu") -> DlibResNetBackbone:
     """The offline default: dlib's pretrained network from models/dlib-resnet34/."""
-    bin_path = BUNDLED_DIR / BIN_NAME
     # Read once: the fingerprint is of the bytes loaded (issue 9.12), same formula as bundled_sha256().
-    bin_bytes, manifest_bytes = _read_bytes(bin_path), _read_bytes(BUNDLED_DIR / MANIFEST_NAME)
+    return bundled_from_bytes(_read_bytes(BUNDLED_DIR / BIN_NAME), _read_bytes(BUNDLED_DIR / MANIFEST_NAME), device)
+
+
+def bundled_from_bytes(bin_bytes: bytes, manifest_bytes: bytes, device: str = "cpu") -> DlibResNetBackbone:
+    """The bundled network from its two files' bytes, already read (what was hashed is what is loaded)."""
     sha = hashlib.sha256(bin_bytes + manifest_bytes).hexdigest()
-    state = load_faceapi_weights(BUNDLED_DIR / MANIFEST_NAME, bin_path, manifest_bytes=manifest_bytes,
+    state = load_faceapi_weights(BUNDLED_DIR / MANIFEST_NAME, BUNDLED_DIR / BIN_NAME, manifest_bytes=manifest_bytes,
                                  bin_bytes=bin_bytes)  # fmt: skip
-    backbone = from_state_dict(state, bin_path, sha, device=device)
-    backbone.meta.update(
-        {"source": "dlib_face_recognition_resnet_model_v1 via face-api.js", "license": "CC0"}
-    )
+    backbone = from_state_dict(state, BUNDLED_DIR / BIN_NAME, sha, device=device)
+    backbone.meta.update(BUNDLED_META)
     return backbone

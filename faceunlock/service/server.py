@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from faceunlock import runtime
 from faceunlock.daemon_client import MAX_LINE, PROTOCOL_VERSION
 from faceunlock.errors import FaceUnlockError
 from faceunlock.service import password as pam_password
@@ -155,6 +156,9 @@ class Daemon:
         from faceunlock.auth import Engine
 
         key = load_key(self.key_file, store_empty=store_is_empty(self.state_dir))
+        # the compiled networks decide who gets in, like the weights: the daemon keeps its own, in its 0700 state
+        if not os.environ.get(runtime.GRAPHS_ENV):
+            os.environ[runtime.GRAPHS_ENV] = str(private_dir(self.state_dir / "graphs", "graphs folder"))
         self.engine = Engine.load(self.weights, self.device, liveness=self.liveness)
         self._check_model_files()
         self.store = SystemStore(self.state_dir, key, self.engine.backbone.sha256)
@@ -167,6 +171,8 @@ class Daemon:
             from faceunlock.liveness import MODEL_DIR
 
             folders.append(MODEL_DIR)
+        if runtime.onnx_runtime(self.device):
+            folders.append(runtime.graphs_dir())
         for f in files:
             if f:
                 check_trusted(Path(f), "model")
