@@ -8,8 +8,9 @@ The engine is what `faceunlock lock`, the daemon and `verify` hold: the bundled 
 networks. Every attempt is a stranger's (random templates), so attempts run to their frame cap and start again —
 the lock screen's steady state while someone else sits in front of it — and the lockout is not involved (it
 would make the screen wait, not work). RSS is split into anonymous memory (the heap: what the process really
-costs) and file-backed pages (shared libraries' pages it touched: with the CUDA build of torch, importing it
-alone maps ~0.5 GB of them, which the kernel can drop and re-read). Also printed: what the lock screen's Qt
+costs) and file-backed pages (shared libraries' pages it touched, which the kernel can drop and re-read). Since
+decision 023 the unlock path runs ONNX exports and never imports torch (with the CUDA build, `import torch` alone
+held ~280 MiB anonymous and mapped ~0.5 GB of library pages); the script says whether torch got imported. Also printed: what the lock screen's Qt
 adds (PySide6 with an offscreen QApplication), measured in a separate process.
 """
 
@@ -61,9 +62,7 @@ def main() -> int:
         return 2
     rows = {"start": memory()}
     import numpy as np
-    import torch  # noqa: F401 - measured on its own: the largest share
 
-    rows["torch imported"] = memory()
     from faceunlock.auth import Attempt, Engine
     from faceunlock.capture import open_source
     from faceunlock.policy import AuthPolicy
@@ -97,6 +96,7 @@ def main() -> int:
     if "frame 1000" in rows and f"frame {n}" in rows:
         print(f"growth frame 1,000 → {n:,}: RSS {rows[f'frame {n}']['rss'] - rows['frame 1000']['rss']:+} MiB")
     print(f"the lock screen's Qt (offscreen QApplication, one full-screen window) adds {qt_rss} MiB RSS ({qt_anon} anon)")
+    print(f"torch imported by the unlock path: {'yes' if 'torch' in sys.modules else 'no'} (decision 023: it should not be)")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"rows": rows, "qt_rss": qt_rss, "qt_anon": qt_anon, "frames": n}, indent=2))

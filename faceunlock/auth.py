@@ -15,6 +15,7 @@ Any error raises (the caller keeps the screen locked); nothing here ever returns
 
 from __future__ import annotations
 
+import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -50,7 +51,23 @@ class Engine:
 
     @classmethod
     def load(cls, weights: str = "auto", device: str = "cpu", liveness: bool = True) -> Engine:
-        """Everything an attempt needs; missing weights/calibration/liveness model raise (fail closed)."""
+        """Everything an attempt needs; missing weights/calibration/liveness model raise (fail closed).
+
+        The networks come from the graph folder (faceunlock/runtime.py). When one is not exported yet (first run,
+        new weights, a cleared cache), a child process loads the same engine and exports them, and this process
+        then reads the folder: exporting imports torch, and a process that imported it keeps its ~300 MiB."""
+        from faceunlock import runtime
+
+        if os.environ.get(_EXPORT_HERE) != "1":
+            try:
+                with runtime.cached_only():
+                    return cls._load(weights, device, liveness)
+            except runtime.GraphMissing:
+                _export_in_child(weights, device, liveness)
+        return cls._load(weights, device, liveness)  # exports here only if the child could not (its error, raised)
+
+    @classmethod
+    def _load(cls, weights: str, device: str, liveness: bool) -> Engine:
         from faceunlock.cpu import apply_inference_policy
         from faceunlock.weights import resolve_backbone
 
@@ -65,6 +82,24 @@ class Engine:
 
             checker = LivenessChecker.load(device=device)
         return cls(backbone, calibration, FaceProcessor(backbone), checker)
+
+
+_EXPORT_HERE = "FACEUNLOCK_EXPORT_HERE"  # set in the exporting child: it must not start a child of its own
+_EXPORT_CODE = "import sys\nfrom faceunlock.auth import Engine\nEngine.load(sys.argv[1], sys.argv[2], sys.argv[3] == '1')"
+
+
+def _export_in_child(weights: str, device: str, liveness: bool) -> None:
+    """Export the engine's missing graphs in a short-lived process (same environment, so the same folder). Its
+    failure is not reported here: the caller's own load then exports in-process and raises the real error."""
+    import subprocess
+    import sys
+
+    env = dict(os.environ, **{_EXPORT_HERE: "1"})
+    cmd = [sys.executable, "-c", _EXPORT_CODE, weights, device, "1" if liveness else "0"]
+    try:
+        subprocess.run(cmd, env=env, capture_output=True, timeout=600, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        pass
 
 
 Templates = np.ndarray | Sequence[np.ndarray]  # one block, or one per appearance

@@ -122,7 +122,7 @@ def check_engine(weights: str = "auto", device: str = "cpu", loaded: Engine | No
     from faceunlock.weights import auto_choice, resolve_backbone
 
     try:
-        backbone = resolve_backbone(weights, device=device)
+        backbone = resolve_backbone(weights, device=device, compiled=True)  # as Engine.load builds it
     except FaceUnlockError as e:
         return [_error("model", "Face model", f"Not available: {summarize(str(e))}", e, "faceunlock models list"),
                 _error("calibration", "Calibration", "Needs a face model first.", "", ""),
@@ -196,6 +196,13 @@ def check_camera(source: str) -> Check:
 
 
 def check_device(device: str = "cpu") -> Check:
+    from faceunlock import runtime
+
+    if runtime.onnx_runtime(device):  # asking torch about CUDA would import it: ~300 MiB in the app (decision 023)
+        from importlib.metadata import version
+
+        return Check("device", "Device", State.OK, f"CPU: the networks run on ONNX Runtime {version('onnxruntime')} "
+                     f"(torch {version('torch')} is for fine-tuning and export); using {device}.")  # fmt: skip
     import torch
 
     cuda = torch.cuda.is_available()

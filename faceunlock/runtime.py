@@ -17,7 +17,9 @@ from __future__ import annotations
 import io
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -32,6 +34,24 @@ RUNTIME_ENV = "FACEUNLOCK_RUNTIME"  # "torch": run the torch modules on the unlo
 GRAPHS_ENV = "FACEUNLOCK_GRAPHS"  # where compiled graphs live (default: the cache folder's graphs/)
 EXPORT_VERSION = 1  # part of every cache key: bump it when the export below changes (opset, names, axes)
 OPSET = 17
+
+
+_CACHED_ONLY: ContextVar[bool] = ContextVar("faceunlock_graphs_cached_only", default=False)
+
+
+class GraphMissing(LookupError):
+    """`compiled` under `cached_only()`: this network has no graph in the folder yet."""
+
+
+@contextmanager
+def cached_only() -> Iterator[None]:
+    """Within: `compiled` raises GraphMissing instead of exporting. The unlock engine loads this way first and, on a
+    miss, exports in a child process (auth.Engine.load), so a lock screen never holds torch's memory."""
+    token = _CACHED_ONLY.set(True)
+    try:
+        yield
+    finally:
+        _CACHED_ONLY.reset(token)
 
 
 class Graph(Protocol):
@@ -129,6 +149,8 @@ def compiled(name: str, source_sha256: str, build: Callable[[], Export], threads
             return OnnxGraph(path, threads)
         except Exception:  # onnxruntime raises its own Fail/InvalidProtobuf types: any failure means re-export
             pass
+    if _CACHED_ONLY.get():
+        raise GraphMissing(str(path))
     data = export_bytes(build())
     write_atomic(path, data, mode=0o600)
     return OnnxGraph(data, threads)

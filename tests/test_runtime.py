@@ -4,6 +4,7 @@ is keyed by the weights' bytes, private, repaired when damaged, and gives the to
 from __future__ import annotations
 
 import json
+import os
 import stat
 import subprocess
 import sys
@@ -150,3 +151,23 @@ print(json.dumps({{"torch": "torch" in sys.modules, "embedded": done, "live": in
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["embedded"] >= 5 and result["live"] >= 1
     assert result["torch"] is False
+
+
+def test_the_first_unlock_exports_in_a_child_and_never_imports_torch(tmp_path):
+    """An empty graph folder (first start, a cleared cache): Engine.load has a child process export the six graphs,
+    then reads them — the unlocking process itself still never imports torch, so its memory stays small."""
+    folder = tmp_path / "fresh-graphs"
+    code = """
+import json, sys
+from pathlib import Path
+from faceunlock.auth import Engine
+Engine.load("dlib-resnet34")
+hwm = next(int(l.split()[1]) for l in Path("/proc/self/status").read_text().splitlines() if l.startswith("VmHWM"))
+print(json.dumps({"torch": "torch" in sys.modules, "peak_mib": hwm // 1024}))
+"""
+    env = dict(os.environ, **{runtime.GRAPHS_ENV: str(folder)})
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["torch"] is False and result["peak_mib"] < 400  # importing torch alone takes ~500 MiB here
+    assert len(list(folder.glob("*.onnx"))) == 6
