@@ -7,6 +7,9 @@ OpenMP wait policy) this runs, in fresh processes so OMP_WAIT_POLICY takes effec
          end-to-end tests accept), `--repeats` times — the decision a person waits for with a warm model
   cold   `faceunlock verify` end to end (process start → decision), as `faceunlock verify` runs today
 
+(since decision 023 the networks run on ONNX Runtime, whose workers never spin: the wait policy now changes only
+torch work, which the unlock path no longer does — the child reports `torch_imported`)
+
 each first with the machine quiet, then with two busy processes beside it (pure CPU loops, one per core, bounded
 by the run and killed after it). Prints median seconds quiet, loaded, and the ratio loaded / quiet per policy.
 Goal (issue 13): loaded ≤ 2.5× quiet; fair share on two cores is ~1.5–2×.
@@ -77,8 +80,8 @@ t0 = time.perf_counter()
 from faceunlock.auth import Engine, authenticate
 from faceunlock.capture import open_source
 from faceunlock.enrollment import EnrollmentSession
+from faceunlock.cpu import inference_threads
 from faceunlock.policy import AuthPolicy
-import torch
 engine = Engine.load("dlib-resnet34")
 ready = time.perf_counter() - t0
 with open_source(sys.argv[1], limit=100) as src:
@@ -94,7 +97,8 @@ for _ in range(int(sys.argv[2])):
     d = authenticate(engine, templates, frames, policy=AuthPolicy())
     times.append(time.perf_counter() - t)
     accepted.append(d.accepted)
-print(json.dumps({"times": times, "accepted": accepted, "ready_s": ready, "threads": torch.get_num_threads()}))
+print(json.dumps({"times": times, "accepted": accepted, "ready_s": ready, "threads": inference_threads(),
+                  "torch_imported": "torch" in sys.modules}))
 """
 
 

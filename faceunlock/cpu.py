@@ -1,4 +1,5 @@
-"""CPU threads for the unlock path: how many torch uses, and how its idle OpenMP workers wait.
+"""CPU threads for the unlock path: how many the networks (ONNX Runtime, decision 023), OpenCV and torch use, and
+how torch's idle OpenMP workers wait.
 
 Why: an unlock runs while the browser, a build or a video call is busy. torch's OpenMP workers spin while they
 wait for work, and on a loaded 2-core machine the spinning threads compete with the very work they wait for:
@@ -13,6 +14,9 @@ faceunlock package is imported (before any of our modules imports torch); the th
 unlock engine is built (auth.Engine.load), so every process that unlocks — CLI, GUI, lock screen, daemon — gets
 it, while batch jobs (calibrate, fine-tune), which own the machine, keep torch's default of all cores.
 A person can override both: OMP_WAIT_POLICY as usual, FACEUNLOCK_THREADS=N for the thread count.
+Since decision 023 the networks run on ONNX Runtime, whose sessions take the same count and never spin, and the
+count also caps OpenCV's pool (resizes, warps): with OpenCV's default two threads a warm decision beside two busy
+processes took 2.59× its quiet time, with one 1.29–1.51× (decision 023, "Results").
 """
 
 from __future__ import annotations
@@ -41,7 +45,10 @@ def apply_inference_policy(threads: int | None = None) -> int:
     here would cost the torch-free unlock path its ~300 MiB (decision 023)."""
     import sys
 
+    import cv2
+
     n = threads or inference_threads()
+    cv2.setNumThreads(n)  # OpenCV's resize/warp pool: a parallel split waits for its slowest part under load
     torch = sys.modules.get("torch")
     if torch is not None and torch.get_num_threads() != n:
         torch.set_num_threads(n)

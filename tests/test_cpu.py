@@ -1,5 +1,6 @@
-"""The thread policy of the unlock path (decision 018): idle OpenMP workers sleep unless the person chose
-otherwise, and an unlock engine runs one torch thread unless FACEUNLOCK_THREADS says."""
+"""The thread policy of the unlock path (decisions 018, 023): idle OpenMP workers sleep unless the person chose
+otherwise, and an unlock engine runs one thread — ONNX Runtime's, OpenCV's and (where imported) torch's —
+unless FACEUNLOCK_THREADS says."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import os
 import subprocess
 import sys
 
+import cv2
 import torch
 
 from faceunlock import cpu
@@ -31,10 +33,24 @@ def test_thread_count(monkeypatch):
         assert cpu.inference_threads() == 1
     monkeypatch.setenv(cpu.THREADS_ENV, "2")
     assert cpu.inference_threads() == 2  # a person's choice wins, even above the CPU count
-    before = torch.get_num_threads()
+    before, cv_before = torch.get_num_threads(), cv2.getNumThreads()
     try:
-        assert cpu.apply_inference_policy() == 2 and torch.get_num_threads() == 2
+        assert cpu.apply_inference_policy() == 2 and torch.get_num_threads() == 2 and cv2.getNumThreads() == 2
         monkeypatch.delenv(cpu.THREADS_ENV)
-        assert cpu.apply_inference_policy() == 1 and torch.get_num_threads() == 1
+        assert cpu.apply_inference_policy() == 1 and torch.get_num_threads() == 1 and cv2.getNumThreads() == 1
     finally:
         torch.set_num_threads(before)
+        cv2.setNumThreads(cv_before)
+
+
+def test_graph_sessions_take_the_thread_count(monkeypatch, tmp_path):
+    from faceunlock import runtime
+
+    monkeypatch.setenv(runtime.GRAPHS_ENV, str(tmp_path))
+    export = runtime.Export(torch.nn.Conv2d(3, 2, 3), (1, 3, 8, 8), {0: "n"})
+    for n in ("1", "2"):
+        monkeypatch.setenv(cpu.THREADS_ENV, n)
+        graph = runtime.compiled("tiny", "d" * 64, lambda: export)
+        options = graph.session.get_session_options()
+        assert options.intra_op_num_threads == int(n)
+        assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
