@@ -48,7 +48,8 @@ def apply_inference_policy(threads: int | None = None) -> int:
     import cv2
 
     n = threads or inference_threads()
-    cv2.setNumThreads(n)  # OpenCV's resize/warp pool: a parallel split waits for its slowest part under load
+    if cv2.getNumThreads() != n:  # once per process in practice: reconfiguring the pool is not for every attempt
+        cv2.setNumThreads(n)  # OpenCV's resize/warp pool: a parallel split waits for its slowest part under load
     torch = sys.modules.get("torch")
     if torch is not None and torch.get_num_threads() != n:
         torch.set_num_threads(n)

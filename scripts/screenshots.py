@@ -182,7 +182,12 @@ def photograph_lock(s: Shooter, lock, now: list[float]) -> None:
     if lock.locked:
         s.pump(0.5)
         s.shot("12-lock-backoff")
-    for _ in range(5):  # the stranger keeps failing and may start the next back-off: skip the clock ahead
+    # The stranger walks away. While a stranger's face stays in front of the camera each attempt fails within a
+    # fraction of a second of a back-off ending and starts the next (decision 005), so the owner's password can
+    # only wait; the face source stops here as a person would leave.
+    if lock.face_thread is not None:
+        lock.face_thread.stop()
+    for _ in range(5):  # skip the clock past the back-off, then the owner types the password
         if not lock.locked:
             break
         if lock.backoff_active:
