@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import tempfile
 from collections.abc import Iterator
@@ -48,3 +49,24 @@ def fu_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home.mkdir()
     monkeypatch.setenv("FACEUNLOCK_HOME", str(home))
     return home
+
+
+@pytest.fixture(autouse=True)
+def _qt_garbage_in_the_gui_thread(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every test that uses Qt — all of tests/gui, and any other asking for `qtbot` or `qapp` (the daemon dialogs,
+    the full-disk and lock-source attacks): Python's cycle collector runs only in the GUI thread, as it does in the
+    app (GuiThreadGC: a cycle holding a Qt object, collected in a worker thread, corrupts Qt's heap — and the
+    crash then surfaces later, in some other test's processEvents); and no worker thread outlives its test."""
+    path = Path(str(request.node.path))
+    if not ({"qtbot", "qapp"} & set(request.fixturenames) or "gui" in path.parent.parts[-1:]):
+        yield
+        return
+    request.getfixturevalue("qapp")
+    from faceunlock.gui.workers import GuiThreadGC, wait_retired
+
+    collector = GuiThreadGC()
+    collector.start()
+    yield
+    assert wait_retired(20000), "a retired worker thread did not stop"
+    collector.stop()
+    gc.collect()

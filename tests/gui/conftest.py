@@ -10,9 +10,8 @@ import os
 
 os.environ["QT_QPA_PLATFORM"] = "offscreen"  # before any Qt import: no display needed
 
-import gc
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,20 +71,6 @@ def gui_home(fu_home: Path, keyring_session, monkeypatch: pytest.MonkeyPatch) ->
     write_test_calibration(fu_home)
     monkeypatch.setenv("XDG_CONFIG_HOME", str(fu_home / "xdg-config"))
     return fu_home
-
-
-@pytest.fixture(autouse=True)
-def _gui_thread_gc_and_no_stray_threads(qapp) -> Iterator[None]:
-    """Collect garbage only in the GUI thread, as the app does (see GuiThreadGC); no test may leave a worker
-    thread running into the next one."""
-    from faceunlock.gui.workers import GuiThreadGC, wait_retired
-
-    collector = GuiThreadGC()
-    collector.start()
-    yield
-    assert wait_retired(20000), "a retired worker thread did not stop"
-    collector.stop()
-    gc.collect()
 
 
 class StallMeter:
