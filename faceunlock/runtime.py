@@ -142,7 +142,7 @@ def compiled(name: str, source_sha256: str, build: Callable[[], Export], threads
     """The network `name` exported from weights whose bytes hash to `source_sha256`, from the cache or exported
     now (`build` is called only then — it is what imports torch). A cache file that ONNX Runtime cannot load
     (truncated, damaged) is exported again and replaced; writes are atomic, so two processes exporting at once
-    leave one whole file."""
+    leave one whole file; a write that fails (full disk, read-only cache) leaves the graph in memory only."""
     path = cache_path(name, source_sha256)
     if path.is_file():
         try:
@@ -152,7 +152,10 @@ def compiled(name: str, source_sha256: str, build: Callable[[], Export], threads
     if _CACHED_ONLY.get():
         raise GraphMissing(str(path))
     data = export_bytes(build())
-    write_atomic(path, data, mode=0o600)
+    try:
+        write_atomic(path, data, mode=0o600)
+    except OSError:  # a full disk or a read-only cache: run from memory now, export again next start
+        pass
     return OnnxGraph(data, threads)
 
 

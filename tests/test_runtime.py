@@ -171,3 +171,17 @@ print(json.dumps({"torch": "torch" in sys.modules, "peak_mib": hwm // 1024}))
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["torch"] is False and result["peak_mib"] < 400  # importing torch alone takes ~500 MiB here
     assert len(list(folder.glob("*.onnx"))) == 6
+
+
+def test_a_graph_that_cannot_be_written_still_runs(graphs, monkeypatch):
+    """A full disk (or a read-only cache) on the first start: the export runs from memory; nothing is left behind
+    half-written, and the next start exports again."""
+    import errno
+
+    def full(*_a, **_k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(runtime, "write_atomic", full)
+    g = runtime.compiled("tiny", "e" * 64, lambda: _tiny(5))
+    assert g.metadata["note"] == "seed 5" and g(np.zeros((1, 3, 8, 8), np.float32))[0].shape == (1, 4, 6, 6)
+    assert not list(graphs.iterdir())
