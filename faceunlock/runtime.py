@@ -32,7 +32,7 @@ from faceunlock.cpu import inference_threads
 
 RUNTIME_ENV = "FACEUNLOCK_RUNTIME"  # "torch": run the torch modules on the unlock path too
 GRAPHS_ENV = "FACEUNLOCK_GRAPHS"  # where compiled graphs live (default: the cache folder's graphs/)
-EXPORT_VERSION = 1  # part of every cache key: bump it when the export below changes (opset, names, axes)
+EXPORT_VERSION = 2  # part of every cache key: bump it when the export below changes (opset, names, axes, PReLU)
 OPSET = 17
 
 
@@ -115,6 +115,32 @@ class Export:
     metadata: dict[str, str] = field(default_factory=dict)
 
 
+def _relu_prelus(module: Any) -> Any:
+    """A copy of `module` whose PReLUs compute relu(x) − w·relu(−x): the same values bit for bit (for x < 0,
+    −(w·(−x)) is w·x exactly; the exported graphs give identical outputs), and ONNX Runtime runs it 1.3–1.6×
+    faster on P-, R- and O-Net and both MiniFASNets than its own PRelu kernel, which took 41–49 % of R-Net's and
+    O-Net's time (decision 023)."""
+    import copy
+
+    import torch
+
+    class ReluPReLU(torch.nn.Module):
+        def __init__(self, weight: torch.Tensor) -> None:
+            super().__init__()
+            self.weight = weight
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            w = self.weight.view(1, -1, *([1] * (x.dim() - 2)))
+            return torch.relu(x) - w * torch.relu(-x)
+
+    module = copy.deepcopy(module)
+    for parent in list(module.modules()):
+        for name, child in list(parent.named_children()):
+            if isinstance(child, torch.nn.PReLU) and child.weight.numel() > 1:
+                setattr(parent, name, ReluPReLU(child.weight))
+    return module
+
+
 def export_bytes(spec: Export) -> bytes:
     """The module as an ONNX model (torch's TorchScript exporter), with `spec.metadata` in its metadata_props."""
     import warnings
@@ -125,8 +151,9 @@ def export_bytes(spec: Export) -> bytes:
     buf = io.BytesIO()
     with torch.inference_mode(False), torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the tracer's notes on shape-dependent Python branches (fixed input size)
-        torch.onnx.export(spec.module.eval(), (torch.zeros(spec.example_shape),), buf, input_names=["x"],
-                          opset_version=OPSET, dynamic_axes={"x": spec.dynamic}, dynamo=False)  # fmt: skip
+        torch.onnx.export(_relu_prelus(spec.module).eval(), (torch.zeros(spec.example_shape),), buf,
+                          input_names=["x"], opset_version=OPSET, dynamic_axes={"x": spec.dynamic},
+                          dynamo=False)  # fmt: skip
     model = onnx.load_from_string(buf.getvalue())
     for k, v in spec.metadata.items():
         entry = model.metadata_props.add()
