@@ -60,18 +60,6 @@ def rss() -> dict[str, int]:
 
 
 # -- runners: numpy NCHW in, list of numpy arrays out ---------------------------------------------------------
-class OrtRunner:
-    def __init__(self, path: Path, threads: int) -> None:
-        import onnxruntime as ort
-
-        so = ort.SessionOptions()
-        so.intra_op_num_threads, so.inter_op_num_threads = threads, 1
-        self.session = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-
-    def __call__(self, x: np.ndarray) -> list[np.ndarray]:
-        return self.session.run(None, {"x": x})
-
-
 class OpenVinoRunner:
     def __init__(self, path: Path, threads: int) -> None:
         import openvino as ov
@@ -87,23 +75,15 @@ class OpenVinoRunner:
         return [np.array(v) for v in self.request.infer({0: x}).values()]
 
 
-class TorchRunner:
-    def __init__(self, net) -> None:
-        self.net = net
+def make_runner(runtime_name: str, name: str, onnx_dir: Path, threads: int, torch_nets: dict | None = None):
+    """torch and ONNX Runtime exactly as faceunlock runs them (faceunlock.runtime's TorchGraph / OnnxGraph)."""
+    from faceunlock import runtime
 
-    def __call__(self, x: np.ndarray) -> list[np.ndarray]:
-        import torch
-
-        with torch.inference_mode():
-            out = self.net(torch.from_numpy(x).contiguous(memory_format=torch.channels_last))
-        return [o.numpy() for o in (out if isinstance(out, tuple) else (out,))]
-
-
-def make_runner(runtime: str, name: str, onnx_dir: Path, threads: int, torch_nets: dict | None = None):
-    if runtime == "torch":
-        return TorchRunner(torch_nets[name])
-    cls = OrtRunner if runtime == "onnxruntime" else OpenVinoRunner
-    return cls(onnx_dir / f"{name}.onnx", threads)
+    if runtime_name == "torch":
+        return runtime.TorchGraph(torch_nets[name], channels_last=True)
+    if runtime_name == "onnxruntime":
+        return runtime.OnnxGraph(onnx_dir / f"{name}.onnx", threads)
+    return OpenVinoRunner(onnx_dir / f"{name}.onnx", threads)
 
 
 # -- the product's networks and their recorded inputs ---------------------------------------------------------
@@ -258,12 +238,12 @@ def whole_frame(frames, runtimes, onnx_dir, threads) -> dict:
 def memory_child(runtime: str, onnx_dir: Path, inputs: Path, threads: int) -> None:
     """Runs in a fresh interpreter: import the runtime, load the six networks, run the saved inputs; print JSON."""
     marks = {"start": rss()}
+    sys.path.insert(0, str(REPO))
     if runtime == "torch":
         import torch
 
         torch.set_num_threads(threads)
         marks["import"] = rss()
-        sys.path.insert(0, str(REPO))
         nets = torch_networks()
     else:
         __import__(runtime)

@@ -65,19 +65,21 @@ class Backbone:
         raise NotImplementedError
 
     # -- shared -----------------------------------------------------------------------------------------------
-    def to_input(self, chips: np.ndarray) -> np.ndarray:
-        """uint8 chips (N×S×S×3, or one S×S×3) → the graph's float32 N×3×S×S input."""
+    def _standardized(self, chips: np.ndarray) -> np.ndarray:
+        """uint8 chips (N×S×S×3, or one S×S×3) → contiguous float32 N×S×S×3 network values."""
         chips = np.asarray(chips)
-        return np.ascontiguousarray(self.standardize(chips[None] if chips.ndim == 3 else chips).transpose(0, 3, 1, 2))
+        return np.ascontiguousarray(self.standardize(chips[None] if chips.ndim == 3 else chips))
+
+    def to_input(self, chips: np.ndarray) -> np.ndarray:
+        """uint8 chips → the graph's float32 N×3×S×S input."""
+        return np.ascontiguousarray(self._standardized(chips).transpose(0, 3, 1, 2))
 
     def to_tensor(self, chips: np.ndarray) -> torch.Tensor:
         """uint8 chips → the torch module's input on self.device: N×3×S×S as a view of N×S×S×3 memory, i.e.
         channels-last, which both networks' convolutions are laid out for."""
         import torch
 
-        chips = np.asarray(chips)
-        x = torch.from_numpy(np.ascontiguousarray(self.standardize(chips[None] if chips.ndim == 3 else chips)))
-        return x.to(self.device).permute(0, 3, 1, 2)
+        return torch.from_numpy(self._standardized(chips)).to(self.device).permute(0, 3, 1, 2)
 
     def postprocess(self, out: torch.Tensor) -> torch.Tensor:
         import torch.nn.functional as F
@@ -95,8 +97,8 @@ class Backbone:
             out = np.concatenate([self.graph(self.to_input(chips[i : i + batch_size]))[0]
                                   for i in range(0, len(chips), batch_size)]).astype(np.float32)  # fmt: skip
             if self.normalize:  # F.normalize's rule: x / max(‖x‖, 1e-12)
-                out = out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), np.float32(1e-12))
-            return out.astype(np.float32)
+                out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), np.float32(1e-12))
+            return out
         import torch
 
         with torch.inference_mode():

@@ -15,16 +15,15 @@ import shutil
 import pytest
 
 from faceunlock import runtime
-from tests.service.helpers import NOBODY, Daemon, cli, need_root, public_dir, request
+from tests.service.helpers import NOBODY, Daemon, cli, need_root, request, scratch_dir
 from tests.shared_data import REAL_MOV
 
 
 @pytest.fixture
 def base():
     need_root()
-    b = public_dir("fu-graphs-")
-    yield b
-    shutil.rmtree(b, ignore_errors=True)
+    with scratch_dir("fu-graphs-") as b:
+        yield b
 
 
 def _daemon(base, graphs):

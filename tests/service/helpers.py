@@ -12,6 +12,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -44,6 +45,16 @@ def public_dir(prefix: str) -> Path:
     d = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
     d.chmod(0o755)
     return d
+
+
+@contextmanager
+def scratch_dir(prefix: str) -> Iterator[Path]:
+    """A `public_dir` for one test or fixture, removed afterwards."""
+    d = public_dir(prefix)
+    try:
+        yield d
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 class Daemon:

@@ -18,7 +18,16 @@ import time
 import pytest
 
 from faceunlock.daemon_client import DaemonClient
-from tests.service.helpers import Daemon, account, cli, copy_state, need_root, public_dir, request
+from tests.service.helpers import (
+    Daemon,
+    account,
+    cli,
+    copy_state,
+    need_root,
+    public_dir,
+    request,
+    scratch_dir,
+)
 from tests.shared_data import DATA, REAL_MOV, need
 
 STRANGER = "Ari_Fleischer"  # one person's folder of 13 LFW photos
@@ -42,9 +51,8 @@ def enrolled():
 
 @pytest.fixture
 def scratch():
-    base = public_dir("fu-scratch-")
-    yield base
-    shutil.rmtree(base, ignore_errors=True)
+    with scratch_dir("fu-scratch-") as base:
+        yield base
 
 
 def test_a_phone_replay_of_the_owner_is_refused(enrolled):

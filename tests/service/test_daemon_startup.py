@@ -4,22 +4,20 @@ else owns, templates whose key went missing, model files outside root's control.
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 
 import pytest
 
 from faceunlock.service.trust import TrustError, check_trusted, private_dir
-from tests.service.helpers import NOBODY, cli, need_root, public_dir
+from tests.service.helpers import NOBODY, cli, need_root, scratch_dir
 from tests.shared_data import REAL_MOV
 
 
 @pytest.fixture
 def base():
     need_root()
-    b = public_dir("fu-startup-")
-    yield b
-    shutil.rmtree(b, ignore_errors=True)
+    with scratch_dir("fu-startup-") as b:
+        yield b
 
 
 def daemon_cli(base, *extra):
