@@ -8,6 +8,12 @@ then B, C, A on frame 2 …), so machine noise and cache effects hit all methods
   ours-inception  FaceProcessor(backbone).analyze(frame) (downscaled detection, quality gates, alignment)
                   → backbone.embed(chip[None]); backbone = faceunlock.weights.random_backbone("inception")
   ours-dlib       the same with resolve_backbone("dlib-resnet34") (the bundled, pretrained dlib ResNet-34)
+  ours-stream     ours-dlib as an unlock attempt runs it: a FaceStream over each run of consecutive frames,
+                  searching around the previous frame's face (decision 024), the whole frame on a run's first
+                  frame, every 10th, and whenever the face is not found where it was
+
+Frames are taken as runs of --run-length consecutive frames (default 10), the runs spread evenly over each
+video: a camera feeds an unlock consecutive frames, and the stream follows the face only within a run.
 
 Both InceptionResnetV1s carry random weights: the pretrained files cannot be downloaded here, and weight
 values do not change the arithmetic, so the timings hold for the real model. Parts are timed separately:
@@ -16,6 +22,7 @@ plus its input/output conversion). Cold start (imports, model build, first frame
 
     python benchmarks/latency.py                       # 30 frames of each shared video, 2 threads
     python benchmarks/latency.py --frames 60 --threads 1 --json out/latency.json
+    python benchmarks/latency.py --run-length 1         # every frame on its own (stops before 2026-12-05)
 """
 
 from __future__ import annotations
@@ -51,8 +58,10 @@ def _has_dlib() -> bool:
 
 # Howdy's engine (two scalings, see HowdyDlib) runs when dlib-bin and face_recognition_models are installed
 HOWDY = ("howdy-dlib", "howdy-shipped")
-METHODS = ("baseline", "ours-inception", "ours-dlib") + (HOWDY if _has_dlib() else ())
+METHODS = ("baseline", "ours-inception", "ours-dlib", "ours-stream") + (HOWDY if _has_dlib() else ())
+OURS = ("ours-dlib", "ours-stream")  # the product's two ways, each set against Howdy's engine
 MID_LABEL = {"baseline": "select+crop", "ours-inception": "quality+align", "ours-dlib": "quality+align",
+             "ours-stream": "quality+align",
              "howdy-dlib": "5 landmarks", "howdy-shipped": "5 landmarks"}  # fmt: skip
 WEIGHTS_NOTE = (
     "InceptionResnetV1 weights are random in both baseline and ours-inception (pretrained files cannot be "
@@ -89,8 +98,9 @@ class Video:
         return self.path.name
 
 
-def load_video(path: Path, n: int) -> Video:
-    """`n` frames spread evenly over the whole video, decoded once and kept in memory (RGB)."""
+def load_video(path: Path, n: int, run_length: int = 1) -> Video:
+    """`n` frames in runs of `run_length` consecutive frames, the runs spread evenly over the whole video,
+    decoded once and kept in memory (RGB)."""
     import cv2
     import numpy as np
 
@@ -106,7 +116,10 @@ def load_video(path: Path, n: int) -> Video:
                 total += 1
             cap.release()
             cap = cv2.VideoCapture(str(path))
-        want = sorted({int(i) for i in np.linspace(0, max(total - 1, 0), num=max(1, min(n, total))).round()})
+        k = max(1, min(run_length, total))
+        runs = max(1, min(-(-n // k), total // k))
+        starts = np.linspace(0, max(total - k, 0), num=runs).round().astype(int)
+        want = sorted({int(st) + j for st in starts for j in range(k)})[:n]
         wanted, frames, indices = set(want), [], []
         for i in range(want[-1] + 1 if want else 0):
             if not cap.grab():
@@ -178,7 +191,7 @@ class Baseline:
 class Ours:
     """faceunlock's FaceProcessor.analyze (downscaled detect → choose → quality gates → align) → embed."""
 
-    def __init__(self, key: str, backbone) -> None:
+    def __init__(self, key: str, backbone, stream: bool = False) -> None:
         from faceunlock.pipeline import FaceProcessor
 
         self.key = key
@@ -186,11 +199,20 @@ class Ours:
         self.proc = FaceProcessor(backbone)
         self.timer = _DetectTimer(self.proc.detector.detect)
         self.proc.detector.detect = self.timer
+        self.stream = None
+        if stream:
+            self.restart()
+
+    def restart(self) -> None:
+        """A new run of consecutive frames (a new attempt): the stream starts with a whole-frame search."""
+        from faceunlock.pipeline import FaceStream
+
+        self.stream = FaceStream(self.proc)
 
     def run(self, frame) -> Sample:
         self.timer.seconds = 0.0
         t0 = time.perf_counter()
-        res = self.proc.analyze(frame)
+        res = self.stream.analyze(frame) if self.stream is not None else self.proc.analyze(frame)
         t1 = time.perf_counter()
         det, mid = _ms(self.timer.seconds), _ms(t1 - t0 - self.timer.seconds)
         if not res.usable:
@@ -292,8 +314,11 @@ class ReferenceMTCNN:
 
         self.mtcnn = MTCNN(device="cpu")
 
-    def detect(self, image, min_face_size: int = 20, thresholds=(0.6, 0.7, 0.7)):
+    def detect(self, image, min_face_size: int = 20, thresholds=(0.6, 0.7, 0.7), zone=None):
         import numpy as np
+
+        if zone is not None:
+            raise ValueError("the unoptimised path searches whole frames only")
 
         self.mtcnn.min_face_size, self.mtcnn.thresholds = min_face_size, list(thresholds)
         boxes, probs, points = self.mtcnn.detect(image, landmarks=True)
@@ -308,7 +333,7 @@ def equivalence(videos: list[Video]) -> dict[str, dict]:
     choice, gates and alignment), and frames where only one embedded."""
     import numpy as np
 
-    from faceunlock.pipeline import FaceProcessor
+    from faceunlock.pipeline import FaceProcessor, FaceStream
     from faceunlock.weights import resolve_backbone
 
     mine, plain = resolve_backbone("dlib-resnet34", compiled=True), resolve_backbone("dlib-resnet34")
@@ -317,14 +342,26 @@ def equivalence(videos: list[Video]) -> dict[str, dict]:
     out = {}
     for v in videos:
         diffs, only_one = [], 0
-        for frame in v.frames:
+        sd, s_only, followed, stream = [], 0, 0, FaceStream(ours)
+        for i, frame in enumerate(v.frames):
             a, b = ours.analyze(frame), ref.analyze(frame)
             if a.usable and b.usable:
                 ea, eb = mine.embed(a.chip[None])[0], plain.embed(b.chip[None])[0]
                 diffs.append(float(np.linalg.norm(ea - eb)))
             elif a.usable != b.usable:
                 only_one += 1
-        out[v.name] = {"compared": len(diffs), "max_l2": max(diffs, default=None), "only_one_embedded": only_one}
+            if i and v.indices[i] != v.indices[i - 1] + 1:
+                stream = FaceStream(ours)
+            c = stream.analyze(frame)
+            followed += c.followed
+            if a.usable and c.usable:
+                sd.append(float(np.linalg.norm(mine.embed(a.chip[None])[0] - mine.embed(c.chip[None])[0])))
+            elif a.usable != c.usable:
+                s_only += 1
+        out[v.name] = {"compared": len(diffs), "max_l2": max(diffs, default=None), "only_one_embedded": only_one,
+                       "stream": {"frames": len(v.frames), "followed": followed, "compared": len(sd),
+                                  "identical": sum(d == 0.0 for d in sd), "max_l2": max(sd, default=None),
+                                  "only_one_embedded": s_only}}  # fmt: skip
     return out
 
 
@@ -339,6 +376,7 @@ def build_methods():
         Baseline(),
         Ours("ours-inception", random_backbone("inception")),
         Ours("ours-dlib", resolve_backbone("dlib-resnet34", compiled=True)),  # as the product unlocks (decision 023)
+        Ours("ours-stream", resolve_backbone("dlib-resnet34", compiled=True), stream=True),  # decision 024
     ] + [HowdyDlib(k) for k in HOWDY if k in METHODS]
 
 
@@ -395,11 +433,17 @@ def bench(videos: list[Video], warmup: int, progress: bool) -> dict[str, dict[st
             bar.set_description(f"{v.name} warm-up")
             for frame in v.frames[:warmup]:
                 for m in methods:
+                    if getattr(m, "stream", None) is not None:
+                        m.restart()
                     m.run(frame)
                 bar.update()
             bar.set_description(v.name)
             per = {m.key: [] for m in methods}
             for i, frame in enumerate(v.frames):
+                if i == 0 or v.indices[i] != v.indices[i - 1] + 1:  # a new run: streams start afresh
+                    for m in methods:
+                        if getattr(m, "stream", None) is not None:
+                            m.restart()
                 k = i % len(methods)  # rotate who goes first: A B C, B C A, C A B …
                 for m in methods[k:] + methods[:k]:
                     per[m.key].append(m.run(frame))
@@ -431,6 +475,7 @@ COLD_CODE = {
     ),
 }
 COLD_CODE["howdy-shipped"] = (COLD_CODE["howdy-dlib"][0], "h = HowdyDlib('howdy-shipped')", "h.run(frame)")
+COLD = tuple(m for m in METHODS if m in COLD_CODE)  # a stream's first frame is ours-dlib's: no cold run of its own
 
 
 def cold_child(method: str, video: Path, threads: int) -> None:
@@ -480,7 +525,7 @@ def peak_rss_mib() -> float:
 def cold_start(video: Path, threads: int, repeats: int) -> list[dict]:
     out = []
     for r in range(repeats):
-        for method in METHODS[r % len(METHODS):] + METHODS[: r % len(METHODS)]:  # fmt: skip
+        for method in COLD[r % len(COLD):] + COLD[: r % len(COLD)]:  # fmt: skip
             cmd = [sys.executable, str(Path(__file__).resolve()), "--cold-child", method,
                    "--cold-video", str(video), "--threads", str(threads)]  # fmt: skip
             t = time.perf_counter()
@@ -522,7 +567,9 @@ def print_report(videos: list[Video], results: dict, cold: list[dict], meta: dic
         sums = {k: summarize(s) for k, s in per.items()}
         base = sums["baseline"]["total_median"]
         print()
-        print(f"== {v.name}  {v.width}×{v.height}, {len(v.frames)} frames spread over {v.total} ==")
+        runs = 1 + sum(1 for a, b in zip(v.indices, v.indices[1:], strict=False) if b != a + 1)
+        print(f"== {v.name}  {v.width}×{v.height}, {len(v.frames)} frames in {runs} run(s) of consecutive frames "
+              f"spread over {v.total} ==")  # fmt: skip
         print(f"{'method':<16}{'median':>8}{'p90':>8}{'min':>7}{'detect':>9}{'crop/align+q':>14}{'embed':>8}"
               f"{'embedded':>10}{'base/this':>11}{'paired':>8}{'med|embedded':>14}")  # fmt: skip
         for k in METHODS:
@@ -563,11 +610,15 @@ def print_report(videos: list[Video], results: dict, cold: list[dict], meta: dic
         how = {"howdy-dlib": "frames scaled to 640 px wide, as issue 13 describes",
                "howdy-shipped": f"Howdy's shipped config: max_height {HOWDY_MAX_HEIGHT}, CLAHE, every face"}[hk]
         print()
-        print(f"== ours-dlib against Howdy's engine, {hk} (dlib HOG + ResNet; {how}): howdy ms / ours ms ==")
-        for v in videos:
-            h, o = results[v.name][hk], results[v.name]["ours-dlib"]
-            mh, mo = pct([s.total for s in h], 50), pct([s.total for s in o], 50)
-            print(f"{v.name:<26} howdy {mh:7.1f}  ours {mo:6.1f}  {mh / mo:5.2f}× (paired {paired_ratio(h, o):.2f}×)")
+        print(f"== ours against Howdy's engine, {hk} (dlib HOG + ResNet; {how}): howdy ms / ours ms, "
+              "median (mean) ==")  # fmt: skip
+        for ok in OURS:
+            for v in videos:
+                h, o = results[v.name][hk], results[v.name][ok]
+                mh, mo = pct([s.total for s in h], 50), pct([s.total for s in o], 50)
+                ah, ao = statistics.fmean(s.total for s in h), statistics.fmean(s.total for s in o)
+                print(f"{ok:<12} {v.name:<26} howdy {mh:7.1f} ({ah:5.1f})  ours {mo:6.1f} ({ao:5.1f})  "
+                      f"{mh / mo:5.2f}× ({ah / ao:5.2f}×, paired {paired_ratio(h, o):.2f}×)")  # fmt: skip
     if same:
         print()
         print("== embeddings: ours-dlib against the unoptimised path (facenet-pytorch's MTCNN, same alignment and "
@@ -576,6 +627,13 @@ def print_report(videos: list[Video], results: dict, cold: list[dict], meta: dic
             mx = "—" if e["max_l2"] is None else f"{e['max_l2']:.2e}"
             print(f"{name:<26} {e['compared']} frames embedded by both, largest L2 difference {mx}, "
                   f"{e['only_one_embedded']} embedded by only one")  # fmt: skip
+        print("== embeddings: ours-stream (following the face) against ours-dlib (the whole frame searched) ==")
+        for name, e in same.items():
+            st = e["stream"]
+            mx = "—" if st["max_l2"] is None else f"{st['max_l2']:.2e}"
+            print(f"{name:<26} {st['followed']} of {st['frames']} frames followed; of the frames both embedded "
+                  f"({st['compared']}), {st['identical']} bit-identical, largest L2 difference {mx}; "
+                  f"{st['only_one_embedded']} embedded by only one")  # fmt: skip
     if cold:
         print()
         print(f"== cold start: fresh python process, {meta['threads']} thread(s), page cache warm, "
@@ -602,6 +660,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument(
         "--frames", type=int, default=30, help="frames per video, spread evenly over the video (default 30)"
     )
+    ap.add_argument("--run-length", type=int, default=10, metavar="K",
+                    help="take the frames as runs of K consecutive frames spread over each video (default 10; "
+                         "1 = every frame on its own, as stops before 2026-12-05 measured)")  # fmt: skip
     ap.add_argument(
         "--threads", type=int, default=2, help="torch.set_num_threads and cv2.setNumThreads (default 2)"
     )
@@ -623,11 +684,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--no-cold", action="store_true", help="skip the cold-start subprocesses (~30 s)")
     ap.add_argument("--cold-repeats", type=int, default=1, help="cold-start runs per method (default 1)")
     ap.add_argument("--no-progress", action="store_true", help="no progress bar")
-    ap.add_argument("--cold-child", choices=METHODS, help=argparse.SUPPRESS)
+    ap.add_argument("--cold-child", choices=COLD, help=argparse.SUPPRESS)
     ap.add_argument("--cold-video", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    if args.frames < 1 or args.threads < 1 or args.warmup < 0 or args.cold_repeats < 1:
-        ap.error("--frames, --threads and --cold-repeats must be ≥ 1, --warmup ≥ 0")
+    if args.frames < 1 or args.threads < 1 or args.warmup < 0 or args.cold_repeats < 1 or args.run_length < 1:
+        ap.error("--frames, --threads, --run-length and --cold-repeats must be ≥ 1, --warmup ≥ 0")
     return args
 
 
@@ -641,7 +702,7 @@ def main(argv: list[str] | None = None) -> int:
     videos = []
     for p in paths:  # open everything before any timing: a bad path fails in a second, not after minutes
         try:
-            videos.append(load_video(p, args.frames))
+            videos.append(load_video(p, args.frames, args.run_length))
         except VideoError as e:
             print(f"error: cannot open video {e}", file=sys.stderr)
             return 2

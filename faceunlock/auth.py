@@ -26,7 +26,7 @@ import numpy as np
 
 from faceunlock.calibrate import Calibration, find_calibration
 from faceunlock.embed import Backbone
-from faceunlock.pipeline import FaceProcessor, FrameResult
+from faceunlock.pipeline import FaceProcessor, FaceStream, FrameResult
 from faceunlock.policy import AuthPolicy
 from faceunlock.reasons import Rejection
 from faceunlock.verify import Decision, Verifier
@@ -157,15 +157,16 @@ class Attempt:
         self._spoof = False
         self._track: _Track | None = None
         self._window_live: list[float] = []
+        self._stream = FaceStream(engine.processor)  # this attempt's frames are one camera's, in order
         self._start = time.monotonic()
 
     # -- one frame --------------------------------------------------------------------------------------------
     def offer(self, frame: np.ndarray) -> FrameResult:
         """Analyse one RGB frame and, if it holds a usable face, judge it; a finished attempt judges nothing."""
         if self.finished:
-            return self.engine.processor.analyze(frame)
+            return self._stream.analyze(frame)
         self.frames_seen += 1
-        r = self.engine.processor.analyze(frame)
+        r = self._stream.analyze(frame)
         if r.rejection:
             self.rejected[r.rejection] += 1
         else:

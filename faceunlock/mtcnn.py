@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -83,9 +84,10 @@ def _regress(b: np.ndarray, reg: np.ndarray) -> np.ndarray:
 
 
 def _area(integral: np.ndarray, x: np.ndarray, y: np.ndarray, w: np.ndarray, h: np.ndarray, out_h: int,
-          out_w: int) -> np.ndarray:  # fmt: skip
+          out_w: int, rows: tuple[int, int] | None = None, cols: tuple[int, int] | None = None) -> np.ndarray:  # fmt: skip
     """Rectangles (top-left x, y and size w×h, in pixels; arrays of N) resampled to out_h×out_w, normalised,
-    as the networks' float32 N×3×out_h×out_w input.
+    as the networks' float32 N×3×out_h×out_w input; `rows`/`cols` (cell index ranges [a, b)) compute only that
+    block of the out_h×out_w grid, with the same cell bounds as the whole grid (a pyramid level's crop).
 
     This is torch's "area" interpolation (adaptive average pooling: output cell i averages input rows
     floor(i·H/S) … ceil((i+1)·H/S)), computed for all rectangles at once from the image's integral image
@@ -94,7 +96,7 @@ def _area(integral: np.ndarray, x: np.ndarray, y: np.ndarray, w: np.ndarray, h: 
     """
     x, y, w, h = x[:, None], y[:, None], w[:, None], h[:, None]
     stride = integral.shape[1]
-    i, j = np.arange(out_h), np.arange(out_w)
+    i, j = np.arange(*(rows or (0, out_h))), np.arange(*(cols or (0, out_w)))
     ys, ye = (y + i * h // out_h) * stride, (y - (-(i + 1) * h // out_h)) * stride  # floor(i·H/S), ceil((i+1)·H/S)
     xs, xe = x + j * w // out_w, x - (-(j + 1) * w // out_w)
     ys, ye, xs, xe = ys[:, :, None], ye[:, :, None], xs[:, None, :], xe[:, None, :]
@@ -103,7 +105,7 @@ def _area(integral: np.ndarray, x: np.ndarray, y: np.ndarray, w: np.ndarray, h: 
     def at(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         return np.take(flat, (rows + cols).ravel(), axis=0)
 
-    sums = (at(ye, xe) - at(ys, xe) - at(ye, xs) + at(ys, xs)).reshape(len(x), out_h, out_w, 3)
+    sums = (at(ye, xe) - at(ys, xe) - at(ye, xs) + at(ys, xs)).reshape(len(x), len(i), len(j), 3)
     means = (sums / (((ye - ys) // stride) * (xe - xs))[..., None]).astype(np.float32)
     pixels = np.ascontiguousarray(means.transpose(0, 3, 1, 2))  # N×3×H×W
     return (pixels - np.float32(127.5)) * np.float32(0.0078125)
@@ -117,6 +119,33 @@ def _crops(integral: np.ndarray, boxes: np.ndarray, size: int) -> np.ndarray:
     ex, ey = np.minimum(bi[:, 2], w), np.minimum(bi[:, 3], h)
     ok = (ey > y) & (ex > x)
     return _area(integral, x[ok], y[ok], (ex - x)[ok], (ey - y)[ok], size, size)
+
+
+@dataclass(frozen=True)
+class Zone:
+    """Where a face is known to be, so the search can skip the rest of the frame (decision 024).
+
+    `box` (x1, y1, x2, y2, image pixels): only P-Net candidates whose boxes reach it are made, from the part of
+    each pyramid level that can produce them; `min_window` (pixels): levels whose 12-pixel window covers less
+    than this are skipped (they only find parts of a face that size). Levels and their pixels are the full
+    search's own, so every candidate made is bit for bit the full search's.
+    """
+
+    box: tuple[float, float, float, float]
+    min_window: float = 0.0
+    max_window: float = float("inf")
+
+
+def _level_span(lo: float, hi: float, s: float, n: int) -> tuple[int, int]:
+    """Cells [a, b) of a pyramid level n cells long (scale s) whose P-Net outputs include every candidate box
+    that reaches image coordinates [lo, hi]; a starts even (P-Net's stride 2 keeps the full level's output grid)
+    and the span is even or ends at the level's edge (so no output reads past it: max-pooling rounds up)."""
+    first = max(0, int(np.floor((lo * s - 12) / 2)) - 1)  # output k's box is floor((2k+1)/s) … floor((2k+12)/s)
+    last = int(np.ceil(hi * s / 2)) + 1
+    a, b = 2 * first, 2 * last + 12
+    if b + (b - a) % 2 >= n:
+        return a, n
+    return a, b + (b - a) % 2
 
 
 def network(name: str, device: str = "cpu") -> runtime.Graph:
@@ -150,8 +179,11 @@ class MTCNN:
         self.pnet, self.rnet, self.onet = (network(n, device) for n in ("pnet", "rnet", "onet"))
 
     def detect(self, image: np.ndarray, min_face_size: int = 20, thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7),
-               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
-        """→ (boxes N×4 x1,y1,x2,y2, probabilities N, landmarks N×5×2), in image pixels; N may be 0."""
+               zone: Zone | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+        """→ (boxes N×4 x1,y1,x2,y2, probabilities N, landmarks N×5×2), in image pixels; N may be 0.
+
+        `zone`: search only there (see Zone); the faces found are the full search's unless a chain of
+        overlapping candidates links them to one outside the zone (decision 024 measures how often)."""
         if image.ndim != 3 or image.shape[2] != 3:  # the integral-image resampling reads 3 channels per pixel
             raise ValueError(f"MTCNN needs an RGB image (H×W×3), got shape {image.shape}")
         empty = (np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros((0, 5, 2), np.float32))
@@ -165,15 +197,27 @@ class MTCNN:
         # stage 1: P-Net on every pyramid level, NMS per level then over all
         found = []
         for s in scales:
-            reg, prob = self.pnet(_area(integral, *whole, int(h * s + 1), int(w * s + 1)))
+            lh, lw = int(h * s + 1), int(w * s + 1)
+            rows, cols = (0, lh), (0, lw)
+            if zone is not None:
+                if not zone.min_window <= 12.0 / s <= zone.max_window:
+                    continue
+                zx1, zy1, zx2, zy2 = zone.box
+                rows, cols = _level_span(zy1, zy2, s, lh), _level_span(zx1, zx2, s, lw)
+                if rows[1] - rows[0] < 12 or cols[1] - cols[0] < 12:
+                    continue
+            reg, prob = self.pnet(_area(integral, *whole, lh, lw, rows, cols))
             p = prob[0, 1]
             mask = p >= thresholds[0]
             if not mask.any():
                 continue
             xy = np.argwhere(mask).astype(np.float32)[:, ::-1]  # row-major, like torch's nonzero
+            xy += np.array([cols[0] // 2, rows[0] // 2], np.float32)  # the crop's outputs on the level's grid
             s32 = np.float32(s)
             b = np.concatenate([np.floor((2 * xy + 1) / s32), np.floor((2 * xy + 12) / s32), p[mask][:, None],
                                 reg[0][:, mask].T], axis=1)  # fmt: skip
+            if zone is not None:
+                b = b[(b[:, 2] >= zx1) & (b[:, 0] <= zx2) & (b[:, 3] >= zy1) & (b[:, 1] <= zy2)]
             found.append(b[nms(b[:, :4], b[:, 4], 0.5)])
         if not found:
             return empty
