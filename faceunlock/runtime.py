@@ -32,7 +32,7 @@ from faceunlock.cpu import inference_threads
 
 RUNTIME_ENV = "FACEUNLOCK_RUNTIME"  # "torch": run the torch modules on the unlock path too
 GRAPHS_ENV = "FACEUNLOCK_GRAPHS"  # where compiled graphs live (default: the cache folder's graphs/)
-EXPORT_VERSION = 2  # part of every cache key: bump it when the export below changes (opset, names, axes, PReLU)
+EXPORT_VERSION = 3  # part of every cache key: bump it when the export below changes (opset, names, axes, PReLU)
 OPSET = 17
 
 
@@ -116,10 +116,15 @@ class Export:
 
 
 def _relu_prelus(module: Any) -> Any:
-    """A copy of `module` whose PReLUs compute relu(x) − w·relu(−x): the same values bit for bit (for x < 0,
-    −(w·(−x)) is w·x exactly; the exported graphs give identical outputs), and ONNX Runtime runs it 1.3–1.6×
-    faster on P-, R- and O-Net and both MiniFASNets than its own PRelu kernel, which took 41–49 % of R-Net's and
-    O-Net's time (decision 023)."""
+    """A copy of `module` whose PReLUs are written with ops ONNX Runtime runs faster than its own PRelu kernel
+    (41–49 % of R-Net's and O-Net's time, decision 023), giving the same values bit for bit:
+
+    - max(x, w·x) where every slope w ≤ 1 (for x ≥ 0, w·x ≤ x; for x < 0, w·x ≥ x): two ops;
+    - relu(x) − w·relu(−x) otherwise (for x < 0, −(w·(−x)) is w·x exactly): P-Net's and R-Net's first layers have
+      slopes up to 1.01 and 1.30.
+
+    The relus made P-, R- and O-Net and both MiniFASNets 1.3–1.6× faster; the max form is ~10 % faster again on
+    R- and O-Net (decision 024's addendum)."""
     import copy
 
     import torch
@@ -133,11 +138,16 @@ def _relu_prelus(module: Any) -> Any:
             w = self.weight.view(1, -1, *([1] * (x.dim() - 2)))
             return torch.relu(x) - w * torch.relu(-x)
 
+    class MaxPReLU(ReluPReLU):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.maximum(x, self.weight.view(1, -1, *([1] * (x.dim() - 2))) * x)
+
     module = copy.deepcopy(module)
     for parent in list(module.modules()):
         for name, child in list(parent.named_children()):
             if isinstance(child, torch.nn.PReLU) and child.weight.numel() > 1:
-                setattr(parent, name, ReluPReLU(child.weight))
+                form = MaxPReLU if float(child.weight.max()) <= 1.0 else ReluPReLU
+                setattr(parent, name, form(child.weight))
     return module
 
 

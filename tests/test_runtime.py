@@ -187,16 +187,22 @@ def test_a_graph_that_cannot_be_written_still_runs(graphs, monkeypatch):
     assert not list(graphs.iterdir())
 
 
-def test_prelu_is_exported_as_relus_with_the_same_values():
-    """ONNX Runtime's PRelu kernel was 41–49 % of R-Net's and O-Net's time; the export writes relu(x) − w·relu(−x)
-    instead, which must give the same values bit for bit, and must leave the caller's module untouched."""
+@pytest.mark.parametrize("name", ["pnet", "rnet", "onet"])
+def test_prelu_is_exported_as_faster_ops_with_the_same_values(name):
+    """ONNX Runtime's PRelu kernel was 41–49 % of R-Net's and O-Net's time; the export writes max(x, w·x) where
+    every slope is ≤ 1 and relu(x) − w·relu(−x) elsewhere, which must give the same values bit for bit — also
+    for the layers with a slope above 1 — and must leave the caller's module untouched."""
     from faceunlock import mtcnn_nets
 
-    onet = mtcnn_nets.load("onet")
-    rewritten = runtime._relu_prelus(onet)
+    net = mtcnn_nets.load(name)
+    rewritten = runtime._relu_prelus(net)
     assert not any(isinstance(m, torch.nn.PReLU) for m in rewritten.modules())
-    assert sum(isinstance(m, torch.nn.PReLU) for m in onet.modules()) == 5
-    x = torch.from_numpy(np.random.default_rng(1).standard_normal((7, 3, 48, 48)).astype(np.float32))
+    prelus = [m for m in net.modules() if isinstance(m, torch.nn.PReLU)]
+    assert len(prelus) == {"pnet": 3, "rnet": 4, "onet": 5}[name]
+    forms = [type(m).__name__ for m in rewritten.modules() if hasattr(m, "weight") and type(m).__name__.endswith("PReLU")]
+    assert forms == ["MaxPReLU" if float(p.weight.max()) <= 1 else "ReluPReLU" for p in prelus]
+    side = {"pnet": 40, "rnet": 24, "onet": 48}[name]
+    x = torch.from_numpy(np.random.default_rng(1).standard_normal((7, 3, side, side)).astype(np.float32) * 3)
     with torch.no_grad():
-        for a, b in zip(onet(x), rewritten(x), strict=True):
+        for a, b in zip(net(x), rewritten(x), strict=True):
             assert torch.equal(a, b)
