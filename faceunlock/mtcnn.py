@@ -102,8 +102,8 @@ def _area(integral: np.ndarray, x: np.ndarray, y: np.ndarray, w: np.ndarray, h: 
     ys, ye, xs, xe = ys[:, :, None], ye[:, :, None], xs[:, None, :], xe[:, None, :]
     flat = integral.reshape(-1, 3)
 
-    def at(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        return np.take(flat, (rows + cols).ravel(), axis=0)
+    def at(r: np.ndarray, c: np.ndarray) -> np.ndarray:
+        return np.take(flat, (r + c).ravel(), axis=0)
 
     sums = (at(ye, xe) - at(ys, xe) - at(ye, xs) + at(ys, xs)).reshape(len(x), len(i), len(j), 3)
     means = (sums / (((ye - ys) // stride) * (xe - xs))[..., None]).astype(np.float32)
@@ -126,9 +126,11 @@ class Zone:
     """Where a face is known to be, so the search can skip the rest of the frame (decision 024).
 
     `box` (x1, y1, x2, y2, image pixels): only P-Net candidates whose boxes reach it are made, from the part of
-    each pyramid level that can produce them; `min_window` (pixels): levels whose 12-pixel window covers less
-    than this are skipped (they only find parts of a face that size). Levels and their pixels are the full
-    search's own, so every candidate made is bit for bit the full search's.
+    each pyramid level that can produce them; levels whose 12-pixel window covers less than `min_window` or more
+    than `max_window` pixels are skipped. Levels and their pixels are the full search's own, so every P-Net
+    candidate made equals the full search's bit for bit (on ONNX Runtime's CPU path, where a convolution's output
+    does not depend on the input's size: test). The faces that come out are usually the full search's too, not
+    always: suppression can chain through candidates outside the zone (decision 024 counts how often).
     """
 
     box: tuple[float, float, float, float]
@@ -136,16 +138,18 @@ class Zone:
     max_window: float = float("inf")
 
 
+PNET_WINDOW, PNET_STRIDE = INPUT_SIZE["pnet"], 2  # P-Net's output k reads level cells [2k, 2k + 12): its
+# box is floor((2k + 1) / s) … floor((2k + 12) / s) in image pixels at pyramid scale s
+
+
 def _level_span(lo: float, hi: float, s: float, n: int) -> tuple[int, int]:
     """Cells [a, b) of a pyramid level n cells long (scale s) whose P-Net outputs include every candidate box
-    that reaches image coordinates [lo, hi]; a starts even (P-Net's stride 2 keeps the full level's output grid)
-    and the span is even or ends at the level's edge (so no output reads past it: max-pooling rounds up)."""
-    first = max(0, int(np.floor((lo * s - 12) / 2)) - 1)  # output k's box is floor((2k+1)/s) … floor((2k+12)/s)
-    last = int(np.ceil(hi * s / 2)) + 1
-    a, b = 2 * first, 2 * last + 12
-    if b + (b - a) % 2 >= n:
-        return a, n
-    return a, b + (b - a) % 2
+    that reaches image coordinates [lo, hi] (one output of margin each side). `a` is even, so the block's outputs
+    sit on the full level's grid; b − a is even unless the block ends at the level's edge, so no output reads
+    past the block (max-pooling rounds up: an odd length would add a half-filled cell the full level lacks)."""
+    first = max(0, int(np.floor((lo * s - PNET_WINDOW) / PNET_STRIDE)) - 1)
+    last = int(np.ceil(hi * s / PNET_STRIDE)) + 1
+    return PNET_STRIDE * first, min(PNET_STRIDE * last + PNET_WINDOW, n)
 
 
 def network(name: str, device: str = "cpu") -> runtime.Graph:
@@ -200,21 +204,21 @@ class MTCNN:
             lh, lw = int(h * s + 1), int(w * s + 1)
             rows, cols = (0, lh), (0, lw)
             if zone is not None:
-                if not zone.min_window <= 12.0 / s <= zone.max_window:
+                if not zone.min_window <= PNET_WINDOW / s <= zone.max_window:
                     continue
                 zx1, zy1, zx2, zy2 = zone.box
                 rows, cols = _level_span(zy1, zy2, s, lh), _level_span(zx1, zx2, s, lw)
-                if rows[1] - rows[0] < 12 or cols[1] - cols[0] < 12:
-                    continue
+                if rows[1] - rows[0] < PNET_WINDOW - 1 or cols[1] - cols[0] < PNET_WINDOW - 1:
+                    continue  # P-Net makes no output from fewer than 11 cells (11, at a level's edge, makes one)
             reg, prob = self.pnet(_area(integral, *whole, lh, lw, rows, cols))
             p = prob[0, 1]
             mask = p >= thresholds[0]
             if not mask.any():
                 continue
             xy = np.argwhere(mask).astype(np.float32)[:, ::-1]  # row-major, like torch's nonzero
-            xy += np.array([cols[0] // 2, rows[0] // 2], np.float32)  # the crop's outputs on the level's grid
+            start = PNET_STRIDE * xy + np.array([cols[0], rows[0]], np.float32)  # each window's first level cell
             s32 = np.float32(s)
-            b = np.concatenate([np.floor((2 * xy + 1) / s32), np.floor((2 * xy + 12) / s32), p[mask][:, None],
+            b = np.concatenate([np.floor((start + 1) / s32), np.floor((start + PNET_WINDOW) / s32), p[mask][:, None],
                                 reg[0][:, mask].T], axis=1)  # fmt: skip
             if zone is not None:
                 b = b[(b[:, 2] >= zx1) & (b[:, 0] <= zx2) & (b[:, 3] >= zy1) & (b[:, 1] <= zy2)]

@@ -119,12 +119,13 @@ def _relu_prelus(module: Any) -> Any:
     """A copy of `module` whose PReLUs are written with ops ONNX Runtime runs faster than its own PRelu kernel
     (41–49 % of R-Net's and O-Net's time, decision 023), giving the same values bit for bit:
 
-    - max(x, w·x) where every slope w ≤ 1 (for x ≥ 0, w·x ≤ x; for x < 0, w·x ≥ x): two ops;
+    - max(x, w·x) where every slope w ≤ 1 and none is 0 (for finite x ≥ 0, w·x ≤ x; for x < 0, w·x ≥ x — also
+      after rounding, which is monotone; a zero slope would turn x = +∞ into 0·∞ = NaN): two ops;
     - relu(x) − w·relu(−x) otherwise (for x < 0, −(w·(−x)) is w·x exactly): P-Net's and R-Net's first layers have
       slopes up to 1.01 and 1.30.
 
     The relus made P-, R- and O-Net and both MiniFASNets 1.3–1.6× faster; the max form is ~10 % faster again on
-    R- and O-Net (decision 024's addendum)."""
+    R- and O-Net (decision 024, "Results")."""
     import copy
 
     import torch
@@ -146,7 +147,8 @@ def _relu_prelus(module: Any) -> Any:
     for parent in list(module.modules()):
         for name, child in list(parent.named_children()):
             if isinstance(child, torch.nn.PReLU) and child.weight.numel() > 1:
-                form = MaxPReLU if float(child.weight.max()) <= 1.0 else ReluPReLU
+                w = child.weight.detach()
+                form = MaxPReLU if bool((w <= 1.0).all() and (w != 0).all()) else ReluPReLU
                 setattr(parent, name, form(child.weight))
     return module
 

@@ -12,7 +12,7 @@ import pytest
 from faceunlock.capture import SlicedSource, open_source
 from faceunlock.detect import Face, follow_zone
 from faceunlock.images import load_image
-from faceunlock.mtcnn import _area, _level_span
+from faceunlock.mtcnn import PNET_STRIDE, PNET_WINDOW, _area, _level_span
 from faceunlock.pipeline import REFRESH_FRAMES, FaceProcessor, FaceStream
 from faceunlock.weights import resolve_backbone
 from tests.shared_data import REAL_MOV, need
@@ -28,17 +28,42 @@ def _consecutive(path, start: int, n: int) -> list[np.ndarray]:
         return list(src)
 
 
-def test_a_level_block_is_the_whole_levels_slice():
-    """The pyramid cells of a block are computed with the whole level's cell bounds: the same floats."""
+def test_a_level_block_gives_the_whole_levels_p_net_outputs(processor):
+    """The pyramid cells of a block use the whole level's cell bounds, and P-Net's outputs on the block are the
+    whole level's outputs there, bit for bit: the ground the following search stands on."""
+    pnet = processor.detector._mtcnn.pnet  # the detector's own network, as the product runs it
     img = load_image(need("samples", "face_recognition", "two_people.jpg"))
     integral = cv2.integral(np.ascontiguousarray(img), sdepth=cv2.CV_64F)
     h, w = img.shape[:2]
     z, lh, lw = np.zeros(1, np.int64), int(h * 0.3 + 1), int(w * 0.3 + 1)
     whole = _area(integral, z, z, np.full(1, w), np.full(1, h), lh, lw)
-    rows, cols = _level_span(40.0, 160.0, 0.3, lh), _level_span(100.0, 300.0, 0.3, lw)
-    block = _area(integral, z, z, np.full(1, w), np.full(1, h), lh, lw, rows, cols)
-    assert rows[0] % 2 == 0 and cols[0] % 2 == 0  # P-Net's stride-2 grid is the level's own
-    assert np.array_equal(block, whole[:, :, rows[0] : rows[1], cols[0] : cols[1]])
+    for rows, cols in ((_level_span(40.0, 160.0, 0.3, lh), _level_span(100.0, 300.0, 0.3, lw)),
+                       (_level_span(200.0, 9e9, 0.3, lh), _level_span(-50.0, 90.0, 0.3, lw))):  # fmt: skip
+        block = _area(integral, z, z, np.full(1, w), np.full(1, h), lh, lw, rows, cols)
+        assert np.array_equal(block, whole[:, :, rows[0] : rows[1], cols[0] : cols[1]])
+        (reg_w, prob_w), (reg_b, prob_b) = pnet(whole), pnet(block)
+        r0, c0 = rows[0] // PNET_STRIDE, cols[0] // PNET_STRIDE
+        oh, ow = prob_b.shape[2:]
+        assert np.array_equal(prob_b, prob_w[:, :, r0 : r0 + oh, c0 : c0 + ow])
+        assert np.array_equal(reg_b, reg_w[:, :, r0 : r0 + oh, c0 : c0 + ow])
+
+
+def test_a_level_span_holds_every_output_whose_box_reaches_the_span():
+    """Every P-Net output of the whole level whose box reaches [lo, hi] is among the block's outputs, and the
+    block reads no cell past its end (even length, or it ends where the level ends)."""
+    rng = np.random.default_rng(7)
+    for _ in range(3000):
+        s, n = float(rng.uniform(0.02, 0.6)), int(rng.integers(12, 400))
+        lo = float(rng.uniform(-100, n / s + 50))
+        hi = lo + float(rng.uniform(0, 300))
+        a, b = _level_span(lo, hi, s, n)
+        k = np.arange((n + 1) // 2 - 5)  # the whole level's outputs
+        x1 = np.floor((PNET_STRIDE * k + 1).astype(np.float32) / np.float32(s))
+        x2 = np.floor((PNET_STRIDE * k + PNET_WINDOW).astype(np.float32) / np.float32(s))
+        reach = k[(x2 >= lo) & (x1 <= hi)]
+        assert a % PNET_STRIDE == 0 and ((b - a) % 2 == 0 or b == n)
+        outputs = max(0, (b - a + 1) // 2 - 5)  # what P-Net makes from the block
+        assert all(a // PNET_STRIDE <= r < a // PNET_STRIDE + outputs for r in reach), (lo, hi, s, n, a, b)
 
 
 @pytest.mark.parametrize(("video", "start"), [(REAL_MOV, 100), ("samples/face_recognition/short_hamilton_clip.mp4", 120)])
