@@ -1,5 +1,6 @@
-"""The unlock path's six networks under three inference runtimes, side by side: torch (what ships), ONNX Runtime
-and OpenVINO — time per frame, largest output difference, and the memory a process needs to hold and run them.
+"""The unlock path's six networks under three inference runtimes, side by side: torch (what shipped before
+decision 023, and what runs on CUDA), ONNX Runtime (what ships) and OpenVINO — time per frame, largest output
+difference, and the memory a process needs to hold and run them.
 
 Why: after decision 020/022 the arithmetic of a frame is fixed (P-Net, R-Net, O-Net, the dlib ResNet and the two
 liveness networks); what is left to choose is who executes it. Torch is also what costs the unlock path most of
