@@ -64,9 +64,30 @@ def _qt_garbage_in_the_gui_thread(request: pytest.FixtureRequest) -> Iterator[No
     request.getfixturevalue("qapp")
     from faceunlock.gui.workers import GuiThreadGC, wait_retired
 
+    kept = _keep_added_widgets(request)
     collector = GuiThreadGC()
     collector.start()
     yield
     assert wait_retired(20000), "a retired worker thread did not stop"
+    kept.clear()
     collector.stop()
     gc.collect()
+
+
+def _keep_added_widgets(request: pytest.FixtureRequest) -> list:
+    """Hold every widget given to `qtbot.addWidget` until teardown. pytest-qt keeps only a weak reference, so a
+    test's return destroyed its last widget at once — with a worker thread of the widget's still running, which
+    makes Qt abort the process (CI, 2026-12-05: "Fatal Python error: Aborted" at the return of a main-window
+    test). Held, the widget is closed by pytest-qt at teardown first, and its closeEvent retires the thread."""
+    kept: list = []
+    if "qtbot" not in request.fixturenames:
+        return kept
+    bot = request.getfixturevalue("qtbot")
+    add = bot.addWidget
+
+    def add_and_keep(widget, *, before_close_func=None) -> None:  # noqa: ANN001 - pytest-qt's own signature
+        kept.append(widget)
+        add(widget, before_close_func=before_close_func)
+
+    bot.addWidget = add_and_keep
+    return kept

@@ -10,7 +10,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QThread
 from PySide6.QtWidgets import (
     QApplication,
     QFrame,
@@ -358,9 +358,9 @@ class MainWindow(QMainWindow):
                                 "Use “Lock now” instead.")  # fmt: skip
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
-        if self._checking is not None:
-            retire(self._checking)
-            self._checking = None
+        self._checking = None
+        for t in self.findChildren(QThread):  # also a check whose result arrived but whose thread is still ending:
+            retire(t)  # destroying a running QThread aborts the process (retire leaves finished ones alone)
         super().closeEvent(event)
 
 

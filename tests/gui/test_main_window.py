@@ -110,7 +110,9 @@ def test_remove_asks_then_deletes(qtbot, gui_home, wizard_run, fast_model, monke
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Yes)
     w.remove_btn.click()
     assert not TemplateStore().exists("alice")
-    qtbot.waitUntil(lambda: w.status is not None and w.users.count() == 0, timeout=30000)
+    # the refresh the removal started has finished (its button is enabled again) and lists nobody; `status` alone
+    # still held the first check's result, so the test once returned with the check's thread running
+    qtbot.waitUntil(lambda: w.refresh_btn.isEnabled() and w.users.count() == 0, timeout=30000)
 
 
 def test_recognition_test_recognises_alice(qtbot, gui_home, wizard_run, provider, real_mov):
