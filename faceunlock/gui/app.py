@@ -10,7 +10,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from PySide6.QtCore import Qt, QThread
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QApplication,
     QFrame,
@@ -28,7 +28,14 @@ from PySide6.QtWidgets import (
 
 from faceunlock.gui.settings import Settings
 from faceunlock.gui.theme import APP_STYLE, STATUS_ICONS, app_icon
-from faceunlock.gui.workers import ENGINES, GuiThreadGC, retire, run_async, wait_children, wait_retired
+from faceunlock.gui.workers import (
+    ENGINES,
+    GuiThreadGC,
+    retire_children,
+    run_async,
+    wait_children,
+    wait_retired,
+)
 from faceunlock.health import Health
 
 STATUS_KEYS = [("model", "Face model"), ("calibration", "Calibration"), ("liveness", "Photo and screen check"),
@@ -359,8 +366,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
         self._checking = None
-        for t in self.findChildren(QThread):  # also a check whose result arrived but whose thread is still ending:
-            retire(t)  # destroying a running QThread aborts the process (retire leaves finished ones alone)
+        retire_children(self)
         super().closeEvent(event)
 
 

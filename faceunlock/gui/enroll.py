@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 from faceunlock.gui.enroll_capture import EnrollSummary, EnrollThread
 from faceunlock.gui.enroll_pages import WizardPages
 from faceunlock.gui.theme import APP_STYLE, COLORS, app_icon
-from faceunlock.gui.workers import PreviewFrame, retire, run_async
+from faceunlock.gui.workers import PreviewFrame, retire, retire_children, run_async
 from faceunlock.proof import MIN_PASSWORD  # one rule for the GUI and the CLI
 from faceunlock.reasons import Rejection
 
@@ -323,13 +323,15 @@ class EnrollWizard(WizardPages, QDialog):
 
     # -- closing -------------------------------------------------------------------------------------------
     def _stop_thread(self) -> None:
-        """Cancel without blocking the UI: the thread ends after its current frame and saves nothing."""
+        """Cancel without blocking the UI: the capture thread ends after its current frame and saves nothing; a
+        keyring check or a save still running finishes in the background (closing never destroys a running
+        thread: that aborts the process)."""
         t, self.thread = self.thread, None
-        if t is None:
-            return
-        if self.summary is None:
-            t.cancel()
-        retire(t)
+        if t is not None:
+            if self.summary is None:
+                t.cancel()
+            retire(t)
+        retire_children(self)
 
     def reject(self) -> None:
         self._stop_thread()

@@ -153,6 +153,13 @@ def retire(thread: QThread) -> None:
     thread.finished.connect(lambda: _RETIRED.discard(thread))
 
 
+def retire_children(owner: QObject) -> None:
+    """Retire every thread `owner` (or a child of it) still runs — also one whose result has arrived but which is
+    still ending — so closing or deleting `owner` never destroys a running QThread (that aborts the process)."""
+    for t in owner.findChildren(QThread):
+        retire(t)
+
+
 def stop_or_retire(thread: QThread, wait_ms: int) -> None:
     """After asking `thread` to stop: wait up to `wait_ms` for it, and if it still runs, retire it — its parent
     must never destroy it mid-run (that aborts the process, taking the lock screen or the app with it)."""

@@ -145,12 +145,46 @@ def test_a_thread_that_will_not_stop_is_retired_not_destroyed(qapp):
     t.requestInterruption()
     stop_or_retire(t, 100)
     assert t.isRunning() and t.parent() is None  # retired: no longer owned by the widget
-    parent.deleteLater()
+    _delete_now(parent)
     del parent
-    qapp.processEvents()
     assert wait_retired(5000) and not t.isRunning()
 
     quick = Stubborn()
     quick.start()
     stop_or_retire(quick, 5000)  # ends within the wait: nothing to retire
     assert not quick.isRunning()
+
+
+def test_closing_retires_every_running_thread_of_the_window(qapp):
+    """`retire_children` (MainWindow and the enrolment wizard call it when they close): a run_async thread still
+    running — a status check, a keyring check, a save — is retired, so deleting the window does not destroy it
+    (that aborts the process: CI, 2026-12-05), and its work still completes."""
+    import time
+
+    from PySide6.QtWidgets import QWidget
+
+    from faceunlock.gui.workers import retire_children, run_async, wait_retired
+
+    finished: list[str] = []
+
+    def slow() -> str:
+        time.sleep(1.0)
+        finished.append("done")
+        return "done"
+
+    parent = QWidget()
+    t = run_async(parent, slow)
+    retire_children(parent)
+    assert t.isRunning() and t.parent() is None
+    _delete_now(parent)
+    del parent
+    assert wait_retired(5000) and finished == ["done"]
+
+
+def _delete_now(widget) -> None:  # noqa: ANN001
+    """Delete `widget` (and its children) now: deleteLater runs only when the event loop handles deferred
+    deletes, which processEvents() does not — a test deleting this way without it deleted nothing."""
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    widget.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
