@@ -67,6 +67,7 @@ def choose_primary(faces: list[Face], frame_shape: tuple[int, ...]) -> Face | No
 FOLLOW_MARGIN = 0.5  # the zone: the previous box grown by half its width on every side
 FOLLOW_MIN_WINDOW = 0.5  # pyramid levels whose 12-px window covers under half the previous width are skipped,
 FOLLOW_MAX_WINDOW = 3.0  # and those whose window covers over three times it
+FOLLOW_MIN_OVERLAP = 0.05  # candidates overlapping the previous face less (IoU) never reach R-Net
 
 
 def follow_zone(prev: Face, scale: float = 1.0) -> Zone:
@@ -80,7 +81,8 @@ def follow_zone(prev: Face, scale: float = 1.0) -> Zone:
     w = prev.width * scale
     x1, y1, x2, y2 = (float(v) * scale for v in prev.box)
     m = FOLLOW_MARGIN * w
-    return Zone((x1 - m, y1 - m, x2 + m, y2 + m), FOLLOW_MIN_WINDOW * w, FOLLOW_MAX_WINDOW * w)
+    return Zone((x1 - m, y1 - m, x2 + m, y2 + m), FOLLOW_MIN_WINDOW * w, FOLLOW_MAX_WINDOW * w, (x1, y1, x2, y2),
+                FOLLOW_MIN_OVERLAP)
 
 
 def overlap(a: Face, b: Face) -> float:

@@ -76,6 +76,15 @@ def _square(b: np.ndarray) -> np.ndarray:
     return b
 
 
+def _iou(b: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
+    """Each of the boxes `b` (N×≥4, x1 y1 x2 y2) against one box: intersection over union."""
+    iw = np.maximum(0.0, np.minimum(b[:, 2], box[2]) - np.maximum(b[:, 0], box[0]))
+    ih = np.maximum(0.0, np.minimum(b[:, 3], box[3]) - np.maximum(b[:, 1], box[1]))
+    inter = iw * ih
+    union = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]) + (box[2] - box[0]) * (box[3] - box[1]) - inter
+    return inter / np.maximum(union, 1e-9)
+
+
 def _regress(b: np.ndarray, reg: np.ndarray) -> np.ndarray:
     b = b.copy()
     w, h = b[:, 2] - b[:, 0] + 1, b[:, 3] - b[:, 1] + 1
@@ -136,6 +145,8 @@ class Zone:
     box: tuple[float, float, float, float]
     min_window: float = 0.0
     max_window: float = float("inf")
+    face: tuple[float, float, float, float] | None = None  # the followed face's box (image pixels)
+    min_overlap: float = 0.0  # P-Net candidates whose box overlaps `face` less (IoU) do not go on to R-Net
 
 
 PNET_WINDOW, PNET_STRIDE = INPUT_SIZE["pnet"], 2  # P-Net's output k reads level cells [2k, 2k + 12): its
@@ -231,6 +242,8 @@ class MTCNN:
         b = np.stack([b[:, 0] + b[:, 5] * bw, b[:, 1] + b[:, 6] * bh, b[:, 2] + b[:, 7] * bw,
                       b[:, 3] + b[:, 8] * bh, b[:, 4]], axis=1)  # fmt: skip
         b = _square(b)
+        if zone is not None and zone.face is not None and zone.min_overlap > 0:
+            b = b[_iou(b, zone.face) >= zone.min_overlap]
         # stage 2: R-Net on 24×24 crops
         crops = _crops(integral, b, 24)
         if len(crops) == 0:  # every candidate degenerate (a zero-size batch is not worth a network call)

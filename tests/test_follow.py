@@ -5,12 +5,14 @@ over from a bystander."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import cv2
 import numpy as np
 import pytest
 
 from faceunlock.capture import SlicedSource, open_source
-from faceunlock.detect import Face, follow_zone
+from faceunlock.detect import FOLLOW_MIN_OVERLAP, Face, choose_primary, follow_zone
 from faceunlock.images import load_image
 from faceunlock.mtcnn import PNET_STRIDE, PNET_WINDOW, _area, _level_span
 from faceunlock.pipeline import REFRESH_FRAMES, FaceProcessor, FaceStream
@@ -124,6 +126,40 @@ def test_the_zone_is_the_face_grown_by_half_its_width():
     zone = follow_zone(face, 0.5)
     assert zone.box == (25.0, 0.0, 125.0, 110.0)
     assert (zone.min_window, zone.max_window) == (25.0, 150.0)
+    assert zone.face == (50.0, 25.0, 100.0, 85.0) and zone.min_overlap == FOLLOW_MIN_OVERLAP > 0
+
+
+def test_candidates_barely_overlapping_the_face_are_dropped_before_r_net_and_change_nothing(processor):
+    """On consecutive frames of the interview clip (a second face, a busy background), the candidates that
+    overlap the followed face by under FOLLOW_MIN_OVERLAP are a third of R-Net's batch; leaving them out gives
+    the same faces, bit for bit, as keeping them."""
+    mtcnn = processor.detector._mtcnn
+    frames = _consecutive(need("samples", "face_recognition", "short_hamilton_clip.mp4"), 120, 12)
+    small = [cv2.resize(f, (480, 270), interpolation=cv2.INTER_AREA) for f in frames]
+    seen, rnet = [0], mtcnn.rnet
+
+    def counting(x):
+        seen[-1] += len(x)
+        return rnet(x)
+
+    mtcnn.rnet = counting
+    try:
+        prev, batches = None, {}
+        for img in small:
+            prev = prev or choose_primary(processor.detector.detect(img), img.shape)
+            zone = follow_zone(prev)
+            out = {}
+            for floor in (zone.min_overlap, 0.0):
+                seen.append(0)
+                out[floor] = mtcnn.detect(img, 20, zone=dataclasses.replace(zone, min_overlap=floor))
+                batches.setdefault(floor, []).append(seen[-1])
+            for a, b in zip(out[zone.min_overlap], out[0.0], strict=True):
+                assert np.array_equal(a, b)
+            boxes, _, marks = out[0.0]
+            prev = Face(boxes[0], 1.0, marks[0]) if len(boxes) else None
+    finally:
+        mtcnn.rnet = rnet
+    assert sum(batches[FOLLOW_MIN_OVERLAP]) < 0.8 * sum(batches[0.0])
 
 
 def _same(a: Face | None, b: Face) -> bool:
