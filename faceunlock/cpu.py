@@ -39,6 +39,13 @@ def inference_threads() -> int:
     return int(raw) if raw.isdigit() and int(raw) > 0 else max(1, min(DEFAULT_THREADS, os.cpu_count() or 1))
 
 
+def batch_threads() -> int:
+    """Threads for a batch job that owns the machine (calibrate, evaluate: torch's default too): every CPU,
+    unless FACEUNLOCK_THREADS says otherwise."""
+    raw = os.environ.get(THREADS_ENV, "").strip()
+    return int(raw) if raw.isdigit() and int(raw) > 0 else os.cpu_count() or 1
+
+
 def apply_inference_policy(threads: int | None = None) -> int:
     """Set the unlock path's thread count; returns it. ONNX Runtime sessions read `inference_threads()` when they
     are made (faceunlock/runtime.py); torch's count is set only where torch is already imported — importing it

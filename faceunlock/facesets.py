@@ -2,7 +2,8 @@
 
 Detections (not chips) are cached in a small SQLite file keyed by path, size and mtime: the chip depends on the
 backbone but the detection does not, so `align`, `calibrate`, `evaluate` and `fine-tune` all share one cache and a
-second run never detects again. Files that fail to decode or hold no face are reported, never fatal — including
+second run never detects again. Beside them the same file keeps each photo's embedding per weights file
+(`embed_files`), so evaluating a second pairs list or calibrating on a set already measured embeds nothing again. Files that fail to decode or hold no face are reported, never fatal — including
 a FIFO or device named like an image, which load_image refuses without opening it for a blocking read.
 """
 
@@ -21,7 +22,7 @@ from faceunlock.detect import Face, FaceDetector
 from faceunlock.errors import DatasetError, ImageReadError
 from faceunlock.images import has_image_suffix, load_image
 
-CACHE_VERSION = "mtcnn-480-padretry-v2"
+CACHE_VERSION = "mtcnn-480-padretry-v2"  # in every key: bump it when detection or an alignment recipe changes
 
 
 def scan_identities(root: Path) -> dict[str, list[Path]]:
@@ -58,6 +59,7 @@ class DetectionCache:
         except sqlite3.OperationalError:  # another process holds it right now; the busy timeout still applies
             pass
         self._db.execute("CREATE TABLE IF NOT EXISTS det (key TEXT PRIMARY KEY, value TEXT)")
+        self._db.execute("CREATE TABLE IF NOT EXISTS emb (key TEXT PRIMARY KEY, value BLOB)")
 
     @staticmethod
     def key(path: Path) -> str:
@@ -70,6 +72,15 @@ class DetectionCache:
 
     def put(self, path: Path, value: dict) -> None:
         self._db.execute("INSERT OR REPLACE INTO det VALUES (?, ?)", (self.key(path), json.dumps(value)))
+
+    def get_embedding(self, path: Path, model: str) -> np.ndarray | None:
+        """The embedding `model` (see `model_key`) made of this file's cached face, or None."""
+        row = self._db.execute("SELECT value FROM emb WHERE key=?", (f"{self.key(path)}|{model}",)).fetchone()
+        return np.frombuffer(row[0], np.float32).copy() if row else None
+
+    def put_embedding(self, path: Path, model: str, vec: np.ndarray) -> None:
+        self._db.execute("INSERT OR REPLACE INTO emb VALUES (?, ?)",
+                         (f"{self.key(path)}|{model}", np.asarray(vec, np.float32).tobytes()))  # fmt: skip
 
     def commit(self) -> None:
         self._db.commit()
@@ -137,6 +148,69 @@ def iter_detect_files(
     finally:
         if cache:
             cache.commit()
+
+
+def model_key(backbone) -> str | None:
+    """What an embedding depends on besides the photo and its face: the architecture (its alignment recipe) and
+    the weights file's hash. None for weights that are not a file's (nothing stable to key them by)."""
+    return f"{backbone.arch}|{backbone.name}|{backbone.sha256}" if backbone.sha256 else None
+
+
+def embed_files(
+    files: Iterable[Path],
+    backbone,
+    detector_factory: Callable[[], FaceDetector] = FaceDetector,
+    cache: DetectionCache | None = None,
+    progress: bool = False,
+    batch: int = 64,
+) -> tuple[np.ndarray, list[Path], list[tuple[Path, str]]]:
+    """Each file's primary face embedded by `backbone` → (embeddings N×D, kept paths in `files` order,
+    [(path, problem)]).
+
+    Streams: a photo is decoded, detected (or its cached face read) and aligned, its chip waits for a batch of
+    `batch`, and only the embeddings are kept — memory does not grow with the dataset. Embeddings are cached per
+    weights file (`model_key`): a file already embedded by these weights is neither decoded nor embedded again."""
+    files = list(files)
+    model = model_key(backbone) if cache else None
+    done: dict[Path, np.ndarray] = {}
+    todo = []
+    for path in files:
+        try:
+            vec = cache.get_embedding(path, model) if model else None
+        except OSError:  # vanished or unreadable: the detection pass reports it
+            vec = None
+        if vec is None:
+            todo.append(path)
+        else:
+            done[path] = vec
+    problems: list[tuple[Path, str]] = []
+    waiting: list[tuple[Path, np.ndarray]] = []
+
+    def flush() -> None:
+        vecs = backbone.embed(np.stack([c for _, c in waiting]))
+        for (path, _), vec in zip(waiting, vecs, strict=True):
+            done[path] = vec
+            if model:
+                cache.put_embedding(path, model, vec)
+        waiting.clear()
+
+    for det in iter_detect_files(todo, detector_factory, cache, progress, keep_images=True):
+        if det.face is None:
+            problems.append((det.path, det.problem or "no face"))
+            continue
+        try:
+            waiting.append((det.path, backbone.align(det.image, det.face)))
+        except ValueError as e:
+            problems.append((det.path, f"{det.path}: cannot align ({e})"))
+        if len(waiting) >= batch:
+            flush()
+    if waiting:
+        flush()
+    if cache:
+        cache.commit()
+    kept = [p for p in files if p in done]
+    emb = np.stack([done[p] for p in kept]) if kept else np.zeros((0, backbone.embedding_dim), np.float32)
+    return emb.astype(np.float32, copy=False), kept, problems
 
 
 def detect_files(files: Iterable[Path], detector_factory: Callable[[], FaceDetector] = FaceDetector,

@@ -174,17 +174,17 @@ def _weights_path(spec: str) -> Path:
 
 
 def resolve_backbone(spec: str = "auto", device: str = "cpu", allow_untrained: bool | None = None,
-                     compiled: bool = False) -> Backbone:  # fmt: skip
+                     compiled: bool = False, threads: int | None = None) -> Backbone:  # fmt: skip
     """The backbone named by `spec` (see module docstring). Missing files → WeightsError saying what to do.
 
     `compiled`: for unlocking — the network runs as an ONNX graph (faceunlock/runtime.py; exported once per weights
-    file, the only time torch is imported) and the backbone has no torch module. Training and evaluation code
-    leaves it False: they need the module."""
+    file, the only time torch is imported) and the backbone has no torch module; `threads`: its session's count
+    (default: the unlock policy, faceunlock/cpu.py). Training leaves it False: it needs the module."""
     spec = spec or "auto"
     if spec == "auto":
         spec = auto_choice().spec
     if compiled and runtime.onnx_runtime(device):
-        return _compiled(spec, allow_untrained)
+        return _compiled(spec, allow_untrained, threads)
     if spec == "dlib-resnet34":
         from faceunlock.backbones import dlib_resnet
 
@@ -197,7 +197,7 @@ def resolve_backbone(spec: str = "auto", device: str = "cpu", allow_untrained: b
     return bb
 
 
-def _compiled(spec: str, allow_untrained: bool | None) -> Backbone:
+def _compiled(spec: str, allow_untrained: bool | None, threads: int | None = None) -> Backbone:
     """`resolve_backbone(..., compiled=True)` on the CPU: the same files read and hashed the same way, the network
     from the graph cache. What the network module would have said (architecture, stamps, untrained) is stored in
     the graph when it is exported and read back from it."""
@@ -230,7 +230,7 @@ def _compiled(spec: str, allow_untrained: bool | None) -> Backbone:
         return runtime.Export(bb.net, (1, 3, bb.input_size, bb.input_size), {0: "n"},
                               {"faceunlock.backbone": json.dumps(info, default=str)})  # fmt: skip
 
-    graph = runtime.compiled("backbone", sha, build)
+    graph = runtime.compiled("backbone", sha, build, threads)
     info = runtime.metadata_json(graph, "faceunlock.backbone")
     if not isinstance(info, dict) or "arch" not in info:
         raise WeightsError(f"{runtime.cache_path('backbone', sha)}: compiled graph without its backbone record "

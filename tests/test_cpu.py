@@ -43,6 +43,16 @@ def test_thread_count(monkeypatch):
         cv2.setNumThreads(cv_before)
 
 
+def test_batch_jobs_take_every_cpu_unless_the_person_chose(monkeypatch):
+    monkeypatch.delenv(cpu.THREADS_ENV, raising=False)
+    monkeypatch.setattr(cpu.os, "cpu_count", lambda: 6)
+    assert cpu.batch_threads() == 6
+    monkeypatch.setenv(cpu.THREADS_ENV, "1")
+    assert cpu.batch_threads() == 1
+    monkeypatch.setenv(cpu.THREADS_ENV, "zero")
+    assert cpu.batch_threads() == 6
+
+
 def test_graph_sessions_take_the_thread_count(monkeypatch, tmp_path):
     from faceunlock import runtime
 

@@ -173,3 +173,32 @@ def test_load_chips_nothing_usable(fu_home, tmp_path):
     backbone = resolve_backbone("dlib-resnet34")
     chips, kept, problems = load_chips([bad], backbone, _never, None)
     assert chips.shape == (0, 150, 150, 3) and kept == [] and problems[0][0] == bad
+
+
+def test_embed_files_embeds_each_photo_once_per_weights_file(fu_home, tmp_path, counting_factory, monkeypatch):
+    """The first run detects, aligns and embeds in batches; the second (another pairs list, the same photos) reads
+    every embedding from the cache — no photo decoded, nothing embedded — and gets the same numbers; other
+    weights (another hash) embed again. A broken photo is reported, not fatal, both times."""
+    import faceunlock.facesets as fs
+
+    bad = tmp_path / "broken.gif"
+    bad.write_bytes(need("yale", "subject04", "subject04.normal.gif").read_bytes()[:300])
+    yale = _yale()
+    files = [yale[0], bad, *yale[1:]]
+    backbone = resolve_backbone("dlib-resnet34", compiled=True)
+    calls = []
+    embed = backbone.embed
+    monkeypatch.setattr(backbone, "embed", lambda chips: calls.append(len(chips)) or embed(chips))
+    first, kept, problems = fs.embed_files(files, backbone, counting_factory, DetectionCache(), batch=2)
+    assert kept == yale and calls == [2, 1] and len(problems) == 1 and "broken.gif" in problems[0][1]
+    chips, _, _ = load_chips(yale, backbone, _never, DetectionCache())
+    np.testing.assert_array_equal(first, embed(chips))  # what embedding the chips gives
+    decoded = []
+    load = fs.load_image
+    monkeypatch.setattr(fs, "load_image", lambda p: decoded.append(p) or load(p))
+    again, kept2, problems2 = fs.embed_files(files, backbone, _never, DetectionCache())
+    assert kept2 == yale and calls == [2, 1] and decoded == [bad] and len(problems2) == 1
+    np.testing.assert_array_equal(again, first)
+    monkeypatch.setattr(backbone, "sha256", "0" * 64)  # other weights file: nothing of theirs is cached
+    fs.embed_files(yale, backbone, _never, DetectionCache())
+    assert calls == [2, 1, 3]

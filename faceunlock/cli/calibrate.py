@@ -35,6 +35,7 @@ def run(args) -> int:
     from faceunlock.attempts import calibrate_sets
     from faceunlock.calibrate import Population, calibrate_populations, enrol_threshold, user_calibration_path
     from faceunlock.cli.dataset_embed import embed_dataset, report_problems
+    from faceunlock.cpu import batch_threads
     from faceunlock.errors import InvalidInput
     from faceunlock.policy import AuthPolicy
     from faceunlock.weights import resolve_backbone
@@ -48,7 +49,7 @@ def run(args) -> int:
         from faceunlock.calibrate import require_plots
 
         require_plots(args.plot)
-    backbone = resolve_backbone(args.weights, device=args.device)
+    backbone = resolve_backbone(args.weights, device=args.device, compiled=True, threads=batch_threads())
     sets = {str(d): embed_dataset(d, backbone, max_per_identity=args.max_per_identity) for d in args.datasets}
     pops = [Population(name, data.genuine, data.impostor) for name, data in sets.items()]
     per_set = {name: {"images": len(data.labels), "identities": len(set(data.labels)),

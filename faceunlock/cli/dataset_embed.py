@@ -20,19 +20,11 @@ class EmbeddedSet:
     table: list[dict]
 
 
-def embed_chips(backbone, chips: np.ndarray, batch: int = 64) -> np.ndarray:
-    from tqdm import tqdm
-
-    out = [backbone.embed(chips[i : i + batch]) for i in tqdm(range(0, len(chips), batch), desc="embed",
-                                                               unit="batch", disable=len(chips) <= batch)]  # fmt: skip
-    return np.concatenate(out) if out else np.zeros((0, backbone.embedding_dim), np.float32)
-
-
 def embed_dataset(root: Path, backbone, max_per_identity: int | None = None,
                   target_fars: tuple[float, ...] = (1e-3, 1e-4, 1e-5)) -> EmbeddedSet:  # fmt: skip
     from faceunlock.calibrate import all_pair_distances, tar_at_far
     from faceunlock.errors import DatasetError
-    from faceunlock.facesets import DetectionCache, load_chips, scan_identities
+    from faceunlock.facesets import DetectionCache, embed_files, scan_identities
 
     ids = scan_identities(root)
     files, labels = [], []
@@ -45,10 +37,9 @@ def embed_dataset(root: Path, backbone, max_per_identity: int | None = None,
     label_of = dict(zip(files, labels, strict=True))
     cache = DetectionCache()
     try:
-        chips, kept, problems = load_chips(files, backbone, cache=cache, progress=True)
+        emb, kept, problems = embed_files(files, backbone, cache=cache, progress=True)
     finally:
         cache.close()
-    emb = embed_chips(backbone, chips)
     kept_labels = [label_of[p] for p in kept]
     genuine, impostor = all_pair_distances(emb, np.asarray(kept_labels))
     if len(genuine) == 0 or len(impostor) == 0:

@@ -34,10 +34,11 @@ def run(args) -> int:
     import numpy as np
 
     from faceunlock.calibrate import find_calibration, plot_roc, roc_points, split, summary
-    from faceunlock.cli.dataset_embed import embed_chips, report_problems
+    from faceunlock.cli.dataset_embed import report_problems
+    from faceunlock.cpu import batch_threads
     from faceunlock.embed import paired_distances
     from faceunlock.errors import CalibrationError, DatasetError
-    from faceunlock.facesets import DetectionCache, load_chips
+    from faceunlock.facesets import DetectionCache, embed_files
     from faceunlock.pairs import read_pairs
     from faceunlock.weights import resolve_backbone
 
@@ -50,14 +51,14 @@ def run(args) -> int:
     pairs, missing = read_pairs(args.pairs, args.root)
     if not pairs:
         raise DatasetError(f"{args.pairs}: none of its pairs have both images under {args.root}")
-    backbone = resolve_backbone(args.weights, device=args.device)
+    backbone = resolve_backbone(args.weights, device=args.device, compiled=True, threads=batch_threads())
     files = sorted({p for pr in pairs for p in (pr.a, pr.b)})
     cache = DetectionCache()
     try:
-        chips, kept, problems = load_chips(files, backbone, cache=cache, progress=not args.json)
+        vecs, kept, problems = embed_files(files, backbone, cache=cache, progress=not args.json)
     finally:
         cache.close()
-    emb = dict(zip(kept, embed_chips(backbone, chips), strict=True))
+    emb = dict(zip(kept, vecs, strict=True))
     scored = [pr for pr in pairs if pr.a in emb and pr.b in emb]
     if not scored:
         raise DatasetError(f"{args.pairs}: no pair has a usable face in both images")
@@ -107,6 +108,7 @@ def run_attempts(args) -> int:
     from faceunlock.attempts import people_from, simulate
     from faceunlock.calibrate import find_calibration
     from faceunlock.cli.dataset_embed import embed_dataset, report_problems
+    from faceunlock.cpu import batch_threads
     from faceunlock.errors import DatasetError, InvalidInput
     from faceunlock.policy import AuthPolicy
     from faceunlock.weights import resolve_backbone
@@ -114,7 +116,7 @@ def run_attempts(args) -> int:
     if args.enrol < 1 or args.probe < AuthPolicy().required:
         raise InvalidInput(f"--enrol must be at least 1 and --probe at least {AuthPolicy().required} (the frames an "
                            "attempt fuses)")  # fmt: skip
-    backbone = resolve_backbone(args.weights, device=args.device)
+    backbone = resolve_backbone(args.weights, device=args.device, compiled=True, threads=batch_threads())
     cal = find_calibration(backbone)
     decision = cal.decision
     data = embed_dataset(args.attempts, backbone)
