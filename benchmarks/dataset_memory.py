@@ -23,15 +23,19 @@ REPO = Path(__file__).resolve().parents[1]
 LFW = REPO.parent / "shared" / "data" / "lfw-dev"
 
 
+PER_PERSON = 4
+
+
 def make_photos(dst: Path, n: int) -> None:
-    """n phone-sized JPEGs: 3 photos per person, lfw-dev's people with ≥ 3 photos."""
+    """n phone-sized JPEGs: 4 photos per person (one to enrol, three to probe: what `calibrate`'s attempt-level
+    threshold needs, decision 019), lfw-dev's people with ≥ 4 photos."""
     import cv2
     import numpy as np
 
-    people = [d for d in sorted(LFW.iterdir()) if len(list(d.glob("*.jpg"))) >= 3]
+    people = [d for d in sorted(LFW.iterdir()) if len(list(d.glob("*.jpg"))) >= PER_PERSON]
     made = 0
     for d in people:
-        for f in sorted(d.glob("*.jpg"))[:3]:
+        for f in sorted(d.glob("*.jpg"))[:PER_PERSON]:
             if made == n:
                 return
             face = cv2.imread(str(f))
@@ -72,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
                     cmd = [*fu, "align", str(photos), str(Path(tmp) / f"aligned-{n}"), "--json"]
                 else:
                     cmd = [*fu, "calibrate", str(photos), "--weights", "dlib-resnet34", "--target-far", "0.1",
-                           "--out", str(Path(tmp) / f"cal-{n}.json"), "--json"]  # fmt: skip
+                           "--enrol", "1", "--probe", "3", "--out", str(Path(tmp) / f"cal-{n}.json"), "--json"]  # fmt: skip
                 rss, secs, rc = peak_rss_mib(cmd)
                 rows.append((command, n, rss, secs, rc))
                 print(f"{command:<10} {n:>4} photos: peak RSS {rss:7.0f} MiB  {secs:6.1f} s  exit {rc}", flush=True)
@@ -80,7 +84,11 @@ def main(argv: list[str] | None = None) -> int:
         r = {n: rss for c, n, rss, _, _ in rows if c == command}
         lo, hi = min(args.counts), max(args.counts)
         print(f"{command}: {hi} vs {lo} photos → peak RSS ×{r[hi] / r[lo]:.2f}")
-    return 0
+    failed = [(c, n, rc) for c, n, _, _, rc in rows if rc != 0]
+    for c, n, rc in failed:
+        print(f"warning: {c} on {n} photos exited {rc}: its peak covers only what ran before it stopped",
+              file=sys.stderr)  # fmt: skip
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
