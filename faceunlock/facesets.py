@@ -3,8 +3,9 @@
 Detections (not chips) are cached in a small SQLite file keyed by path, size and mtime: the chip depends on the
 backbone but the detection does not, so `align`, `calibrate`, `evaluate` and `fine-tune` all share one cache and a
 second run never detects again. Beside them the same file keeps each photo's embedding per weights file
-(`embed_files`), so evaluating a second pairs list or calibrating on a set already measured embeds nothing again. Files that fail to decode or hold no face are reported, never fatal — including
-a FIFO or device named like an image, which load_image refuses without opening it for a blocking read.
+(`embed_files`), so evaluating a second pairs list or calibrating on a set already measured embeds nothing again.
+Files that fail to decode or hold no face are reported, never fatal — including a FIFO or device named like an
+image, which load_image refuses without opening it for a blocking read.
 """
 
 from __future__ import annotations

@@ -39,24 +39,32 @@ def weights_dir() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "data"
 
 
-def nms(boxes: np.ndarray, scores: np.ndarray, iou: float, by_min: bool = False) -> np.ndarray:
-    """Greedy non-maximum suppression → kept indices, best first.
+def overlaps(a: np.ndarray, b: np.ndarray, by_min: bool = False) -> np.ndarray:
+    """Every box of `a` (N×≥4, x1 y1 x2 y2) against every box of `b` (M×≥4) → N×M overlap.
 
-    Default: torchvision's rule (intersection over union, areas without the +1). `by_min`: facenet-pytorch's last
-    stage (intersection over the smaller area, areas and overlaps with the +1 of pixel-inclusive boxes)."""
+    Default: intersection over union, areas without the +1 (torchvision's rule). `by_min`: intersection over the
+    smaller area, areas and overlaps with the +1 of pixel-inclusive boxes (facenet-pytorch's last stage)."""
+    one = 1.0 if by_min else 0.0
+    area_a = (a[:, 2] - a[:, 0] + one) * (a[:, 3] - a[:, 1] + one)
+    area_b = (b[:, 2] - b[:, 0] + one) * (b[:, 3] - b[:, 1] + one)
+    w = np.maximum(0.0, np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0]) + one)
+    h = np.maximum(0.0, np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1]) + one)
+    inter = w * h
+    if by_min:
+        return inter / np.minimum(area_a[:, None], area_b[None, :])
+    return inter / (area_a[:, None] + area_b[None, :] - inter)
+
+
+def nms(boxes: np.ndarray, scores: np.ndarray, iou: float, by_min: bool = False) -> np.ndarray:
+    """Greedy non-maximum suppression → kept indices, best first; `by_min` as in `overlaps` (facenet-pytorch's
+    last stage; the default is torchvision's rule)."""
     if len(boxes) == 0:
         return np.zeros(0, np.int64)
     b = np.asarray(boxes, np.float32)
     s = np.asarray(scores, np.float32)
-    one = 1.0 if by_min else 0.0
-    area = (b[:, 2] - b[:, 0] + one) * (b[:, 3] - b[:, 1] + one)
     order = np.argsort(s, kind="stable")[::-1] if not by_min else np.argsort(s)[::-1]
-    b, area = b[order], area[order]  # all overlaps at once (N ≤ a few hundred), then one greedy pass over them
-    w = np.maximum(0.0, np.minimum(b[:, None, 2], b[None, :, 2]) - np.maximum(b[:, None, 0], b[None, :, 0]) + one)
-    h = np.maximum(0.0, np.minimum(b[:, None, 3], b[None, :, 3]) - np.maximum(b[:, None, 1], b[None, :, 1]) + one)
-    inter = w * h
-    over = inter / np.minimum(area[:, None], area[None, :]) if by_min else inter / (area[:, None] + area[None, :] - inter)
-    suppress = over > iou
+    b = b[order]  # all overlaps at once (N ≤ a few hundred), then one greedy pass over them
+    suppress = overlaps(b, b, by_min) > iou
     gone, keep = np.zeros(len(order), bool), []
     for k in range(len(order)):
         if not gone[k]:
@@ -74,15 +82,6 @@ def _square(b: np.ndarray) -> np.ndarray:
     b[:, 1] += h * 0.5 - side * 0.5
     b[:, 2], b[:, 3] = b[:, 0] + side, b[:, 1] + side
     return b
-
-
-def _iou(b: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray:
-    """Each of the boxes `b` (N×≥4, x1 y1 x2 y2) against one box: intersection over union."""
-    iw = np.maximum(0.0, np.minimum(b[:, 2], box[2]) - np.maximum(b[:, 0], box[0]))
-    ih = np.maximum(0.0, np.minimum(b[:, 3], box[3]) - np.maximum(b[:, 1], box[1]))
-    inter = iw * ih
-    union = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]) + (box[2] - box[0]) * (box[3] - box[1]) - inter
-    return inter / np.maximum(union, 1e-9)
 
 
 def _regress(b: np.ndarray, reg: np.ndarray) -> np.ndarray:
@@ -243,7 +242,7 @@ class MTCNN:
                       b[:, 3] + b[:, 8] * bh, b[:, 4]], axis=1)  # fmt: skip
         b = _square(b)
         if zone is not None and zone.face is not None and zone.min_overlap > 0:
-            b = b[_iou(b, zone.face) >= zone.min_overlap]
+            b = b[overlaps(b, np.asarray([zone.face], np.float32))[:, 0] >= zone.min_overlap]
         # stage 2: R-Net on 24×24 crops
         crops = _crops(integral, b, 24)
         if len(crops) == 0:  # every candidate degenerate (a zero-size batch is not worth a network call)
