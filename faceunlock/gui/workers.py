@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import shiboken6
 from PySide6.QtCore import QObject, QThread, Signal
 from PySide6.QtGui import QImage
 
@@ -151,6 +152,8 @@ def retire(thread: QThread) -> None:
     thread.setParent(None)
     _RETIRED.add(thread)  # keep it alive: destroying a running QThread aborts the process
     thread.finished.connect(lambda: _RETIRED.discard(thread))
+    if not thread.isRunning():  # it ended before the connection was made: nobody else will discard it
+        _RETIRED.discard(thread)
 
 
 def retire_children(owner: QObject) -> None:
@@ -168,9 +171,13 @@ def stop_or_retire(thread: QThread, wait_ms: int) -> None:
 
 
 def wait_retired(timeout_ms: int = 15000) -> bool:
-    """Wait for retired threads (before the process exits); True if all ended."""
+    """Wait for retired threads (before the process exits); True if all ended.
+
+    A retired thread may already be deleted: run_async's threads delete themselves when they finish, and one can
+    finish between `retire` seeing it run and connecting its discard (CI, 2026-12-05: "Internal C++ object
+    (FunctionThread) already deleted" here). Qt never deletes a running QThread, so a deleted one has ended."""
     for t in list(_RETIRED):
-        if t.isRunning() and not t.wait(timeout_ms):
+        if shiboken6.isValid(t) and t.isRunning() and not t.wait(timeout_ms):
             return False
         _RETIRED.discard(t)
     return True
