@@ -33,17 +33,21 @@ def prepare_environment() -> None:
     os.environ.setdefault("OMP_WAIT_POLICY", WAIT_POLICY)
 
 
-def inference_threads() -> int:
-    """FACEUNLOCK_THREADS when it is a positive whole number, else DEFAULT_THREADS (no more than the CPUs)."""
+def _chosen_threads() -> int | None:
+    """FACEUNLOCK_THREADS when it is a positive whole number (a person's choice wins, even above the CPUs)."""
     raw = os.environ.get(THREADS_ENV, "").strip()
-    return int(raw) if raw.isdigit() and int(raw) > 0 else max(1, min(DEFAULT_THREADS, os.cpu_count() or 1))
+    return int(raw) if raw.isdigit() and int(raw) > 0 else None
+
+
+def inference_threads() -> int:
+    """FACEUNLOCK_THREADS when set, else DEFAULT_THREADS (no more than the CPUs)."""
+    return _chosen_threads() or max(1, min(DEFAULT_THREADS, os.cpu_count() or 1))
 
 
 def batch_threads() -> int:
     """Threads for a batch job that owns the machine (calibrate, evaluate: torch's default too): every CPU,
     unless FACEUNLOCK_THREADS says otherwise."""
-    raw = os.environ.get(THREADS_ENV, "").strip()
-    return int(raw) if raw.isdigit() and int(raw) > 0 else os.cpu_count() or 1
+    return _chosen_threads() or os.cpu_count() or 1
 
 
 def apply_inference_policy(threads: int | None = None) -> int:

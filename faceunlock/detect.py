@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from faceunlock.mtcnn import Zone
+from faceunlock.mtcnn import Zone, overlaps
 
 
 @dataclass(frozen=True)
@@ -86,12 +86,10 @@ def follow_zone(prev: Face, scale: float = 1.0) -> Zone:
 
 
 def overlap(a: Face, b: Face) -> float:
-    """Intersection over union of two faces' boxes."""
-    iw = min(a.box[2], b.box[2]) - max(a.box[0], b.box[0])
-    ih = min(a.box[3], b.box[3]) - max(a.box[1], b.box[1])
-    inter = max(float(iw), 0.0) * max(float(ih), 0.0)
-    union = a.area + b.area - inter
-    return inter / union if union > 0 else 0.0
+    """Intersection over union of two faces' boxes (mtcnn.overlaps' rule); 0 for boxes with no area."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        v = float(overlaps(a.box[None, :4], b.box[None, :4])[0, 0])
+    return v if np.isfinite(v) else 0.0
 
 
 class FaceDetector:

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from faceunlock.capture import open_source
-from faceunlock.detect import Face, FaceDetector, choose_primary
+from faceunlock.detect import Face, FaceDetector, choose_primary, overlap
 from faceunlock.images import load_image
 from tests.shared_data import REAL_MOV, need
 
@@ -123,3 +123,14 @@ def test_downscaled_detection_maps_back_to_full_resolution(detector):
     np.testing.assert_allclose(full.landmarks, half.landmarks * 2, atol=0.05)
     _assert_plausible(full, frame.shape)
     assert full.width > 100  # a webcam face at 960×540, in full-frame pixels
+
+
+def test_overlap_of_two_faces_is_their_boxes_iou():
+    def face(x1, y1, x2, y2):
+        return Face(np.array([x1, y1, x2, y2], np.float32), 1.0, np.zeros((5, 2), np.float32))
+
+    a = face(0, 0, 100, 100)
+    assert overlap(a, a) == 1.0
+    assert overlap(a, face(200, 0, 300, 100)) == 0.0
+    assert overlap(a, face(50, 0, 150, 100)) == pytest.approx(5000 / 15000)  # half of each: 1/3
+    assert overlap(face(10, 10, 10, 10), face(10, 10, 10, 10)) == 0.0  # no area: no overlap, not NaN
